@@ -108,10 +108,15 @@ def _schema_messages(error: jsonschema.ValidationError) -> list[str]:
     return [f"{where or '<root>'}: {error.message}"]
 
 
+def _synthetic(part: int | str) -> bool:
+    """Parts of a pydantic error location that are not fields (validator names, dict-key markers)."""
+    return isinstance(part, str) and (part.startswith("function-") or part == "[key]")
+
+
 def _pydantic_messages(error: ValidationError) -> list[str]:
     messages = []
     for e in error.errors():
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))]
+        loc = [p for p in e["loc"] if not _synthetic(p)]
         msg = e["msg"].removeprefix("Value error, ")
         messages.append(f"{_path(loc) or '<root>'}: {msg}")
     return messages

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
-
 from quarry_core import resources as r
 from quarry_core.manifests import (
     ManifestError,
@@ -213,7 +212,8 @@ def _error(text: str) -> str:
 
 def test_bad_enum_names_object_and_field() -> None:
     message = _error(JOB.replace("mode: incremental", "mode: sometimes"))
-    assert message == "EtlJob acme/acme-jira-sync: spec.mode: 'sometimes' is not one of ['full', 'incremental']"
+    expected = "EtlJob acme/acme-jira-sync: spec.mode: 'sometimes' is not one of ['full', 'incremental']"
+    assert message == expected
 
 
 def test_unknown_field_is_rejected_by_name() -> None:
@@ -323,7 +323,8 @@ SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: jira-creds, namespace: 
 
 def test_secret_with_string_data_and_data() -> None:
     encoded = base64.b64encode(b"bot@acme.io").decode()
-    secret = load_manifests(SECRET + f"data: {{email: {encoded}, token: b2xk}}\nstringData: {{token: new}}\n")[0]
+    text = SECRET + f"data: {{email: {encoded}, token: b2xk}}\nstringData: {{token: new}}\n"
+    secret = load_manifests(text)[0]
     assert isinstance(secret, r.SecretManifest)
     assert secret.values() == {"email": "bot@acme.io", "token": "new"}
     assert secret.type == "Opaque"
@@ -332,7 +333,8 @@ def test_secret_with_string_data_and_data() -> None:
 def test_secret_rejects_bad_base64_and_unknown_fields() -> None:
     assert "data.token is not valid base64" in _error(SECRET + "data: {token: '***'}\n")
     assert "stringdata" in _error(SECRET + "stringdata: {token: x}\n")
-    assert "stringData.bad key: String should match pattern" in _error(SECRET + "stringData: {'bad key': x}\n")
+    bad_key = _error(SECRET + "stringData: {'bad key': x}\n")
+    assert "stringData.bad key: String should match pattern" in bad_key
 
 
 # --- conditions ---------------------------------------------------------------------------------
