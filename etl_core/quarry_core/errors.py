@@ -1,0 +1,19 @@
+"""The one error split every stage uses: retry later, or stop now."""
+
+from __future__ import annotations
+
+
+class QuarryError(Exception):
+    """Base of every error Quarry raises on purpose."""
+
+
+class ConfigError(QuarryError):
+    """A setting is wrong; the message names the setting and says what to do."""
+
+
+class RetriableError(QuarryError):
+    """A passing fault (network, rate limit, outage): the same work may succeed later."""
+
+
+class FatalError(QuarryError):
+    """Retrying cannot help (bad credentials, invalid data): fail or dead-letter at once."""

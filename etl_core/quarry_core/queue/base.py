@@ -1,0 +1,121 @@
+"""The queue interface every stage uses, whatever the backend.
+
+Semantics (both backends, proven by tests/integration/test_queue_contract.py):
+at-least-once delivery; a consumer acks only after its write commits; an unacked message of a
+crashed consumer is delivered again; `retry` re-queues after a delay until `max_attempts`
+deliveries, then the message goes to the stage's dead-letter queue with its last error.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from quarry_core.states import Stage
+
+STAGES: tuple[Stage, ...] = (Stage.EXTRACT, Stage.TRANSFORM, Stage.LOAD)
+
+
+def queue_name(prefix: str, stage: Stage | str) -> str:
+    return f"{prefix}.{stage}"
+
+
+def retry_queue_name(prefix: str, stage: Stage | str) -> str:
+    return f"{prefix}.{stage}.retry"
+
+
+def dead_letter_queue_name(prefix: str, stage: Stage | str) -> str:
+    return f"{prefix}.{stage}.dlq"
+
+
+@dataclass
+class Delivery:
+    stage: Stage
+    body: bytes
+    message_id: str
+    attempt: int
+    headers: dict[str, Any] = field(default_factory=dict)
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    queue: str
+    ready: int
+    unacked: int
+    delayed: int
+    dead: int
+
+    @property
+    def total(self) -> int:
+        """What the scaler reads: work waiting plus work in progress (KEDA's includeUnacked)."""
+        return self.ready + self.unacked
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    queue: str
+    message_id: str
+    body: bytes
+    error: str
+    attempts: int
+
+
+class QueueBackend(abc.ABC):
+    """One connection's worth of queue access; not shared between threads."""
+
+    prefix: str
+    max_attempts: int
+
+    @abc.abstractmethod
+    def declare(self) -> None:
+        """Create the topology (idempotent)."""
+
+    @abc.abstractmethod
+    def publish(
+        self, stage: Stage, body: bytes, *, message_id: str, headers: dict[str, Any] | None = None
+    ) -> None:
+        """Store one message durably; returns only once the broker confirmed it."""
+
+    def publish_many(self, stage: Stage, messages: Iterable[tuple[str, bytes]]) -> None:
+        for message_id, body in messages:
+            self.publish(stage, body, message_id=message_id)
+
+    @abc.abstractmethod
+    def receive(self, stage: Stage, max_messages: int = 1, timeout: float = 1.0) -> list[Delivery]:
+        """Up to `max_messages`, waiting at most `timeout` seconds for the first one."""
+
+    @abc.abstractmethod
+    def ack(self, delivery: Delivery) -> None: ...
+
+    @abc.abstractmethod
+    def retry(self, delivery: Delivery, error: str) -> bool:
+        """Deliver again after the retry delay; dead-letter once attempts are used up.
+
+        Returns True when the message will be retried, False when it was dead-lettered.
+        """
+
+    @abc.abstractmethod
+    def dead_letter(self, delivery: Delivery, error: str) -> None:
+        """Move to the stage's dead-letter queue at once, keeping the error."""
+
+    @abc.abstractmethod
+    def depth(self, stage: Stage) -> QueueDepth: ...
+
+    @abc.abstractmethod
+    def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]: ...
+
+    @abc.abstractmethod
+    def purge(self, stage: Stage) -> None:
+        """Drop every message of the stage, dead letters included (tests, `quarry queues --purge`)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> QueueBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,30 @@
+"""Pick the queue backend the settings ask for."""
+
+from __future__ import annotations
+
+from quarry_core.db.engine import get_engine
+from quarry_core.queue.base import QueueBackend
+from quarry_core.settings import CoreSettings
+
+
+def open_queue(settings: CoreSettings) -> QueueBackend:
+    """RabbitMQ when AMQP_URL is set, otherwise the PostgreSQL queue on the Quarry database."""
+    if settings.amqp_url:
+        from quarry_core.queue.rabbit import RabbitQueue
+
+        return RabbitQueue(
+            settings.amqp_url,
+            prefix=settings.queue_prefix,
+            max_attempts=settings.queue_max_attempts,
+            retry_delay=settings.queue_retry_delay_seconds,
+            management_url=settings.rabbitmq_management_url,
+        )
+    from quarry_core.queue.pg import PgQueue
+
+    return PgQueue(
+        get_engine(settings),
+        prefix=settings.queue_prefix,
+        max_attempts=settings.queue_max_attempts,
+        retry_delay=settings.queue_retry_delay_seconds,
+        visibility_timeout=settings.queue_visibility_timeout_seconds,
+    )

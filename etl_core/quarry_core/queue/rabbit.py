@@ -1,0 +1,304 @@
+"""RabbitMQ backend (pika): durable quorum queues, publisher confirms, manual acks.
+
+Topology per stage, e.g. for `quarry.transform`:
+  quarry.transform        the work queue (quorum; x-delivery-limit dead-letters a message whose
+                          consumers keep crashing on it)
+  quarry.transform.retry  holds a failed message for the retry delay (message TTL), then
+                          dead-letters it back to the work queue
+  quarry.transform.dlq    dead letters, each with its error in the `x-quarry-error` header
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.parse
+import urllib.request
+from base64 import b64encode
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from quarry_core.errors import ConfigError, RetriableError
+from quarry_core.queue.base import (
+    STAGES,
+    DeadLetterRecord,
+    Delivery,
+    QueueBackend,
+    QueueDepth,
+    dead_letter_queue_name,
+    queue_name,
+    retry_queue_name,
+)
+from quarry_core.states import Stage
+
+ATTEMPT_HEADER = "x-quarry-attempt"
+ERROR_HEADER = "x-quarry-error"
+
+
+def redact_amqp(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def connect(url: str) -> pika.BlockingConnection:
+    try:
+        params = pika.URLParameters(url)
+    except Exception as exc:
+        raise ConfigError(f"AMQP_URL is not a valid AMQP URL ({redact_amqp(url)}): {exc}") from exc
+    params.heartbeat = 600
+    params.blocked_connection_timeout = 300
+    params.connection_attempts = 1
+    params.socket_timeout = 5
+    try:
+        return pika.BlockingConnection(params)
+    except pika.exceptions.ProbableAuthenticationError as exc:
+        raise ConfigError(f"AMQP_URL: authentication failed for {redact_amqp(url)}") from exc
+    except pika.exceptions.AMQPError as exc:
+        reason = "; ".join(str(a) for a in exc.args if str(a)) or "connection refused or host unreachable"
+        raise ConfigError(f"AMQP_URL: cannot connect to {redact_amqp(url)}: {reason}") from exc
+
+
+class RabbitQueue(QueueBackend):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "quarry",
+        max_attempts: int = 5,
+        retry_delay: float = 5.0,
+        management_url: str | None = None,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.management_url = management_url or _default_management_url(url)
+        self._conn = connect(url)
+        self._channel = self._open_channel()
+        self.poll_interval = 0.05
+
+    def _open_channel(self) -> BlockingChannel:
+        channel = self._conn.channel()
+        channel.confirm_delivery()
+        return channel
+
+    # --- topology -------------------------------------------------------------------------
+
+    def declare(self) -> None:
+        for stage in STAGES:
+            main, retry, dlq = self._names(stage)
+            self._declare(dlq, {"x-queue-type": "quorum"})
+            self._declare(
+                main,
+                {
+                    "x-queue-type": "quorum",
+                    # Returned more often than this = delivered max_attempts times: dead-lettered.
+                    "x-delivery-limit": max(self.max_attempts - 1, 0),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": dlq,
+                },
+            )
+            self._declare(
+                retry,
+                {
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": int(self.retry_delay * 1000),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": main,
+                },
+            )
+
+    def _declare(self, name: str, arguments: dict[str, Any]) -> None:
+        try:
+            self._channel.queue_declare(name, durable=True, arguments=arguments)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            self._channel = self._open_channel()
+            if exc.reply_code == 406:
+                raise ConfigError(
+                    f"queue {name} exists with other settings ({exc.reply_text}); delete it, or set "
+                    "QUARRY_QUEUE_PREFIX to use another set of queues"
+                ) from exc
+            raise
+
+    def _names(self, stage: Stage | str) -> tuple[str, str, str]:
+        return (
+            queue_name(self.prefix, stage),
+            retry_queue_name(self.prefix, stage),
+            dead_letter_queue_name(self.prefix, stage),
+        )
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def publish(
+        self, stage: Stage, body: bytes, *, message_id: str, headers: dict[str, Any] | None = None
+    ) -> None:
+        self._publish(queue_name(self.prefix, stage), body, message_id, headers or {})
+
+    def _publish(self, routing_key: str, body: bytes, message_id: str, headers: dict[str, Any]) -> None:
+        props = pika.BasicProperties(
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=message_id,
+            content_type="application/json",
+            headers=headers,
+        )
+        try:
+            self._channel.basic_publish("", routing_key, body, props, mandatory=True)
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+            raise RetriableError(f"broker did not confirm the message for {routing_key}: {exc}") from exc
+
+    # --- consuming ------------------------------------------------------------------------
+
+    def receive(self, stage: Stage, max_messages: int = 1, timeout: float = 1.0) -> list[Delivery]:
+        # basic_get, not a push consumer: an idle worker must not hold prefetched messages
+        # hostage, and the depth the scaler reads stays exact.
+        queue = queue_name(self.prefix, stage)
+        deliveries: list[Delivery] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            while len(deliveries) < max_messages:
+                method, props, body = self._channel.basic_get(queue, auto_ack=False)
+                if method is None:
+                    break
+                headers = dict(props.headers or {})
+                # x-delivery-count counts crash redeliveries; our header counts explicit retries.
+                attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
+                deliveries.append(
+                    Delivery(
+                        stage=stage,
+                        body=body,
+                        message_id=props.message_id or "",
+                        attempt=attempt,
+                        headers=headers,
+                        handle=method.delivery_tag,
+                    )
+                )
+            if deliveries or time.monotonic() >= deadline:
+                return deliveries
+            self._conn.sleep(self.poll_interval)
+
+    def ack(self, delivery: Delivery) -> None:
+        self._channel.basic_ack(delivery.handle)
+
+    def retry(self, delivery: Delivery, error: str) -> bool:
+        if delivery.attempt >= self.max_attempts:
+            self.dead_letter(delivery, error)
+            return False
+        headers = _carry_headers(delivery.headers)
+        headers[ATTEMPT_HEADER] = delivery.attempt + 1
+        headers[ERROR_HEADER] = error[:4000]
+        # Publish (confirmed) before the ack: a crash in between duplicates, never loses.
+        self._publish(
+            retry_queue_name(self.prefix, delivery.stage), delivery.body, delivery.message_id, headers
+        )
+        self.ack(delivery)
+        return True
+
+    def dead_letter(self, delivery: Delivery, error: str) -> None:
+        headers = _carry_headers(delivery.headers)
+        headers[ATTEMPT_HEADER] = delivery.attempt
+        headers[ERROR_HEADER] = error[:4000]
+        self._publish(
+            dead_letter_queue_name(self.prefix, delivery.stage), delivery.body, delivery.message_id, headers
+        )
+        self.ack(delivery)
+
+    # --- inspection -----------------------------------------------------------------------
+
+    def depth(self, stage: Stage) -> QueueDepth:
+        main, retry, dlq = self._names(stage)
+        ready = self._passive_count(main)
+        delayed = self._passive_count(retry)
+        dead = self._passive_count(dlq)
+        return QueueDepth(main, ready, self._unacked(main), delayed, dead)
+
+    def _passive_count(self, name: str) -> int:
+        try:
+            frame = self._channel.queue_declare(name, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            self._channel = self._open_channel()
+            if exc.reply_code == 404:
+                return 0
+            raise
+        return int(frame.method.message_count)
+
+    def _unacked(self, name: str) -> int:
+        """Unacked count from the management API (AMQP cannot tell it); 0 when that is off."""
+        if not self.management_url:
+            return 0
+        parts = urllib.parse.urlsplit(self.url)
+        vhost = urllib.parse.unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+        quoted_vhost = urllib.parse.quote(vhost, safe="")
+        api = f"{self.management_url}/api/queues/{quoted_vhost}/{urllib.parse.quote(name)}"
+        user = urllib.parse.unquote(parts.username or "guest")
+        password = urllib.parse.unquote(parts.password or "guest")
+        request = urllib.request.Request(
+            api, headers={"Authorization": "Basic " + b64encode(f"{user}:{password}".encode()).decode()}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as resp:
+                data = json.load(resp)
+        except OSError:
+            return 0
+        return int(data.get("messages_unacknowledged", 0) or 0)
+
+    def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]:
+        """Read without removing: get each, then requeue them all on a channel we close."""
+        dlq = dead_letter_queue_name(self.prefix, stage)
+        channel = self._conn.channel()
+        records: list[DeadLetterRecord] = []
+        try:
+            for _ in range(limit):
+                method, props, body = channel.basic_get(dlq, auto_ack=False)
+                if method is None:
+                    break
+                headers = dict(props.headers or {})
+                error = headers.get(ERROR_HEADER)
+                if error is None and headers.get("x-death"):
+                    error = f"delivery limit exceeded ({self.max_attempts}): consumers kept failing"
+                records.append(
+                    DeadLetterRecord(
+                        dlq,
+                        props.message_id or "",
+                        body,
+                        str(error or ""),
+                        int(headers.get(ATTEMPT_HEADER, 0)),
+                    )
+                )
+        finally:
+            channel.close()  # unacked gets go back to the queue in order
+        return records
+
+    def purge(self, stage: Stage) -> None:
+        for name in self._names(stage):
+            try:
+                self._channel.queue_purge(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                self._channel = self._open_channel()
+
+    def delete_topology(self) -> None:
+        for stage in STAGES:
+            for name in self._names(stage):
+                self._channel.queue_delete(name)
+
+    def close(self) -> None:
+        if self._conn.is_open:
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._conn.close()
+
+
+def _carry_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in headers.items() if not k.startswith("x-") or k.startswith("x-quarry-")}
+
+
+def _default_management_url(amqp_url: str) -> str | None:
+    parts = urllib.parse.urlsplit(amqp_url)
+    if not parts.hostname:
+        return None
+    scheme = "https" if parts.scheme == "amqps" else "http"
+    return f"{scheme}://{parts.hostname}:15672"

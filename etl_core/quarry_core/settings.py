@@ -1,0 +1,63 @@
+"""Settings shared by every Quarry process.
+
+Each process defines one subclass of `CoreSettings` with its own fields; all read the same
+environment variables, so one shell can drive a platform that `quarry up` or a test started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".quarry"
+
+
+class CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL URL; unset means an embedded PostgreSQL under the data directory.",
+    )
+    amqp_url: str | None = Field(
+        default=None,
+        validation_alias="AMQP_URL",
+        description="RabbitMQ URL; unset means the PostgreSQL-backed queue.",
+    )
+    qdrant_url: str | None = Field(
+        default=None,
+        validation_alias="QDRANT_URL",
+        description="Qdrant server URL; unset means Qdrant local mode under the data directory.",
+    )
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="QUARRY_DATA_DIR")
+    queue_prefix: str = Field(
+        default="quarry",
+        validation_alias="QUARRY_QUEUE_PREFIX",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Queue names are <prefix>.extract|transform|load; tests use their own prefix.",
+    )
+    queue_max_attempts: int = Field(default=5, ge=1, validation_alias="QUARRY_QUEUE_MAX_ATTEMPTS")
+    queue_retry_delay_seconds: float = Field(
+        default=5.0, ge=0, validation_alias="QUARRY_QUEUE_RETRY_DELAY_SECONDS"
+    )
+    queue_visibility_timeout_seconds: float = Field(
+        default=300.0, gt=0, validation_alias="QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS"
+    )
+    rabbitmq_management_url: str | None = Field(
+        default=None,
+        validation_alias="RABBITMQ_MANAGEMENT_URL",
+        description="Management API for ready+unacked depth; derived from AMQP_URL (port 15672) if unset.",
+    )
+    log_level: str = Field(default="INFO", validation_alias="QUARRY_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="QUARRY_LOG_FORMAT")
+    secret_key: str | None = Field(
+        default=None,
+        validation_alias="QUARRY_SECRET_KEY",
+        description="Key that encrypts stored secrets; generated under the data directory if unset.",
+    )
