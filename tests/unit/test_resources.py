@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
+
 from quarry_core import resources as r
 from quarry_core.manifests import (
     ManifestError,

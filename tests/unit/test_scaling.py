@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from quarry_core.resources import WorkerPoolSettings
 from quarry_core.scaling import (
     QueueObservation,
