@@ -685,7 +685,8 @@ class JiraDataset:
             "self": f"{b}/rest/api/3/issuetype/{tid}",
             "id": tid,
             "description": desc,
-            "iconUrl": f"{b}/rest/api/2/universal_avatar/view/type/issuetype/avatar/{10300 + idx}?size=medium",
+            "iconUrl": f"{b}/rest/api/2/universal_avatar/view/type/issuetype/avatar/{10300 + idx}"
+            "?size=medium",
             "name": name,
             "untranslatedName": name,
             "subtask": subtask,
@@ -950,7 +951,8 @@ class JiraDataset:
         if rec.summary_text is not None:
             return rec.summary_text
         h = (rec.id * 2654435761 + self.seed) & 0xFFFFFFFF
-        return f"{VERBS[h % len(VERBS)]} {WORDS[(h >> 8) % len(WORDS)]} {WORDS[(h >> 16) % len(WORDS)]} ({rec.key})"
+        verb, w1, w2 = VERBS[h % len(VERBS)], WORDS[(h >> 8) % len(WORDS)], WORDS[(h >> 16) % len(WORDS)]
+        return f"{verb} {w1} {w2} ({rec.key})"
 
     def current_status_obj(self, rec: JiraIssue) -> dict[str, Any]:
         return rec.status_override if rec.status_override is not None else self.status_obj(rec.status_idx)

@@ -24,6 +24,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -201,7 +202,7 @@ class JiraServer(SandboxServer):
             mi = re.fullmatch(r"issue/([^/]+)", rest)
             if mi:
                 return self.get_issue(req, mi.group(1))
-            simple = {
+            simple: dict[str, Callable[[Request], Response]] = {
                 "project/search": self.project_search,
                 "project": lambda r: Response.json(
                     [self.dataset.project_obj(pr, True) for pr in self.dataset.projects]
