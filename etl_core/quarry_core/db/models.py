@@ -198,7 +198,13 @@ class EtlRun(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     retransform_of: Mapped[int | None] = mapped_column(BigInteger)
+    # The runRequest/retransform token and the spec fingerprint the run answered (reconcile core).
+    token: Mapped[str | None] = mapped_column(String(253))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    # A failed attempt not yet settled by the controller (retry or fail).
+    attempt_error: Mapped[str | None] = mapped_column(Text)
+    attempt_ended_at: Mapped[datetime | None]
     waiting_reason: Mapped[str | None] = mapped_column(Text)
     waiting_until: Mapped[datetime | None]
     # Per-stream resume points written after every stored page (crash resume).
