@@ -249,6 +249,22 @@ class SyncCursor(Base):
     updated_at: Mapped[datetime] = updated_column()
 
 
+class RequestBudgetGrant(Base):
+    """Requests an extract process reserved against its integration's hourly budget.
+
+    The budget is a sliding window over these rows, so two extract processes of one integration
+    share it; grants are taken in small blocks under an advisory lock.
+    """
+
+    __tablename__ = "request_budget_grants"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant: Mapped[str] = tenant_column()
+    integration_id: Mapped[int] = integration_column()
+    granted_at: Mapped[datetime] = created_column()
+    requests: Mapped[int] = mapped_column(Integer)
+
+
 class RawExtractionData(Base):
     """One row per API response page, stored before anything else happens to it."""
 

@@ -468,6 +468,32 @@ def upgrade() -> None:
     op.create_index(op.f("ix_sync_cursors_integration_id"), "sync_cursors", ["integration_id"], unique=False)
     op.create_index(op.f("ix_sync_cursors_tenant"), "sync_cursors", ["tenant"], unique=False)
     op.create_table(
+        "request_budget_grants",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("tenant", sa.String(length=63), nullable=False),
+        sa.Column("integration_id", sa.BigInteger(), nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["integrations.id"],
+            name=op.f("fk_request_budget_grants_integration_id_integrations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant"],
+            ["tenants.name"],
+            name=op.f("fk_request_budget_grants_tenant_tenants"),
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_request_budget_grants")),
+    )
+    op.create_index(
+        op.f("ix_request_budget_grants_integration_id"), "request_budget_grants", ["integration_id"], unique=False
+    )
+    op.create_index(op.f("ix_request_budget_grants_tenant"), "request_budget_grants", ["tenant"], unique=False)
+    op.create_table(
         "commits",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("tenant", sa.String(length=63), nullable=False),
@@ -992,6 +1018,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_request_budget_grants_tenant"), table_name="request_budget_grants")
+    op.drop_index(op.f("ix_request_budget_grants_integration_id"), table_name="request_budget_grants")
+    op.drop_table("request_budget_grants")
     op.drop_index("ix_work_items_tenant_key", table_name="work_items")
     op.drop_index(op.f("ix_work_items_tenant"), table_name="work_items")
     op.drop_index(op.f("ix_work_items_integration_id"), table_name="work_items")
