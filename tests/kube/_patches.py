@@ -225,7 +225,8 @@ def _smp_map(target: Mapping[str, Any], patch: Any) -> Any:
         if value is None:
             result.pop(key, None)
         elif isinstance(value, Mapping):
-            merged = _smp_map(result.get(key) if isinstance(result.get(key), Mapping) else {}, value)
+            current = result.get(key)
+            merged = _smp_map(current if isinstance(current, Mapping) else {}, value)
             if merged is _DELETE:
                 result.pop(key, None)
             else:
@@ -270,7 +271,8 @@ def _smp_list(field: str, target: Any, patch: list[Any]) -> list[Any]:
         if item.get(_DIRECTIVE) == 'delete':
             merged = [existing for i, existing in enumerate(merged) if i not in positions]
         elif positions:
-            merged[positions[0]] = _smp_map(merged[positions[0]], item)
+            existing = merged[positions[0]]
+            merged[positions[0]] = _smp_map(existing if isinstance(existing, Mapping) else {}, item)
         else:
             merged.append(_strip_directives(item))
     return merged

@@ -276,7 +276,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         for rt in BUILTIN_TYPES:
             self.register(dataclasses.replace(rt))
         for namespace in self.seed_namespaces:
-            self.create('v1/namespaces', {'metadata': {'name': namespace}})
+            self.create_object('v1/namespaces', {'metadata': {'name': namespace}})
         self.load_crds([*self.crd_dirs, *self.crds], missing_ok=True)
 
     # --- public API (call in the emulator's event loop thread; the harness proxies to it) ------
@@ -297,12 +297,12 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         for doc in load_crd_documents(existing):
             name = (doc.get('metadata') or {}).get('name', '')
             try:
-                if self.get(CRD_RESOURCE, None, name) is None:
-                    stored.append(self.create(CRD_RESOURCE, doc))
+                if self.get_object(CRD_RESOURCE, None, name) is None:
+                    stored.append(self.create_object(CRD_RESOURCE, doc))
                 else:
                     body = copy.deepcopy(doc)
                     body.setdefault('metadata', {}).pop('resourceVersion', None)
-                    stored.append(self.replace(CRD_RESOURCE, None, name, body))
+                    stored.append(self.replace_object(CRD_RESOURCE, None, name, body))
             except ApiError as e:
                 raise CRDLoadError(f'CRD {name!r} is rejected: {e.message}') from e
         return stored
@@ -322,33 +322,35 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
                 return rt
         raise KeyError(f'unknown resource: {resource!r}')
 
-    def get(self, resource: str | kmock.resource | ResourceType, namespace: str | None,
-            name: str) -> dict[str, Any] | None:
+    def get_object(self, resource: str | kmock.resource | ResourceType, namespace: str | None,
+                   name: str) -> dict[str, Any] | None:
         rt = self.resource_type(resource)
         stored = self._live(rt, namespace, name)
         return None if stored is None else self._present(rt, stored)
 
-    def list(self, resource: str | kmock.resource | ResourceType, namespace: str | None = None, *,
-             label_selector: str | None = None) -> list[dict[str, Any]]:
+    def list_objects(self, resource: str | kmock.resource | ResourceType, namespace: str | None = None, *,
+                     label_selector: str | None = None) -> list[dict[str, Any]]:
         rt = self.resource_type(resource)
         labels = _selectors.parse_label_selector(label_selector)
         return [self._present(rt, obj) for obj in self._live_all(rt, namespace)
                 if _selectors.matches(obj, labels, [])]
 
-    def create(self, resource: str | kmock.resource | ResourceType, body: Mapping[str, Any],
-               namespace: str | None = None) -> dict[str, Any]:
+    def create_object(self, resource: str | kmock.resource | ResourceType, body: Mapping[str, Any],
+                      namespace: str | None = None) -> dict[str, Any]:
         rt = self.resource_type(resource)
         ns = namespace or (body.get('metadata') or {}).get('namespace') or ('default' if rt.namespaced
                                                                               else None)
         return self._create(rt, ns, copy.deepcopy(dict(body)), dry_run=False)
 
-    def replace(self, resource: str | kmock.resource | ResourceType, namespace: str | None, name: str,
-                body: Mapping[str, Any], *, subresource: str | None = None) -> dict[str, Any]:
+    def replace_object(self, resource: str | kmock.resource | ResourceType, namespace: str | None,
+                       name: str, body: Mapping[str, Any], *,
+                       subresource: str | None = None) -> dict[str, Any]:
         rt = self.resource_type(resource)
         return self._replace(rt, namespace, name, subresource, copy.deepcopy(dict(body)), dry_run=False)
 
-    def patch(self, resource: str | kmock.resource | ResourceType, namespace: str | None, name: str,
-              patch: Any, *, subresource: str | None = None, patch_type: str = 'merge') -> dict[str, Any]:
+    def patch_object(self, resource: str | kmock.resource | ResourceType, namespace: str | None,
+                     name: str, patch: Any, *, subresource: str | None = None,
+                     patch_type: str = 'merge') -> dict[str, Any]:
         """Patch like a client would; ``patch_type`` is 'merge', 'json' or 'strategic'."""
         rt = self.resource_type(resource)
         content_type = {
@@ -358,8 +360,8 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         }[patch_type]
         return self._patch(rt, namespace, name, subresource, content_type, patch, dry_run=False)
 
-    def delete(self, resource: str | kmock.resource | ResourceType, namespace: str | None, name: str, *,
-               propagation_policy: str | None = None) -> dict[str, Any]:
+    def delete_object(self, resource: str | kmock.resource | ResourceType, namespace: str | None,
+                      name: str, *, propagation_policy: str | None = None) -> dict[str, Any]:
         rt = self.resource_type(resource)
         options = {'propagationPolicy': propagation_policy} if propagation_policy else {}
         return self._delete(rt, namespace, name, options, dry_run=False)[1]
@@ -470,7 +472,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         try:
             if outcome is None:
                 if request.action == enums.action.WATCH:
-                    return await self._serve_watch(request)
+                    return await self._stream_watch(request)
                 outcome = self._execute(request)
             if isinstance(outcome, ApiError):
                 raise outcome
@@ -508,7 +510,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
 
         if method == enums.method.GET and name is None:
             return 200, self._list(rt, ns, params)
-        if method == enums.method.GET:
+        if method == enums.method.GET and name is not None:
             obj = self._require(rt, ns, name)
             return 200, self._scale_of(rt, obj) if sub == 'scale' else self._present(rt, obj)
         if method == enums.method.POST and name is None:
@@ -1159,7 +1161,7 @@ class KubernetesEmulator(kmock.KubernetesEmulator):
         return {'apiVersion': rt.api_version, 'kind': f'{rt.kind}List',
                 'metadata': {'resourceVersion': str(self._rv)}, 'items': items}
 
-    async def _serve_watch(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+    async def _stream_watch(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         raw = request._raw_request
         assert raw is not None
         parsed = parse_path(raw.path)

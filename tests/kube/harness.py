@@ -17,6 +17,7 @@ that also hosts the server would deadlock.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import datetime
 import os
@@ -146,7 +147,7 @@ class KubeHandle:
         self.emulator: KubernetesEmulator = thread.emulator
         self.url: str = thread.url
         self.kubeconfig_path = kubeconfig_path
-        self.api_client: kubernetes.client.ApiClient = kubernetes.config.new_client_from_config(
+        self.api_client: kubernetes.client.ApiClient = kubernetes.config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=str(kubeconfig_path))
 
     # Official client APIs bound to this emulator.
@@ -172,18 +173,18 @@ class KubeHandle:
     # Direct access: the same validation and side effects as the HTTP API, without HTTP.
     # ``resource`` is 'batch/v1/jobs', 'quarry.dev/v1alpha1/etljobs', 'jobs', 'Job', 'deploy', ...
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        return self.call(self.emulator.get, resource, namespace, name)
+        return self.call(self.emulator.get_object, resource, namespace, name)
 
     def list(self, resource: str, namespace: str | None = None, *,
-             label_selector: str | None = None) -> list[dict[str, Any]]:
-        return self.call(self.emulator.list, resource, namespace, label_selector=label_selector)
+             label_selector: str | None = None) -> builtins.list[dict[str, Any]]:
+        return self.call(self.emulator.list_objects, resource, namespace, label_selector=label_selector)
 
     def create(self, resource: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
-        return self.call(self.emulator.create, resource, body, namespace)
+        return self.call(self.emulator.create_object, resource, body, namespace)
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
               subresource: str | None = None, patch_type: str = 'merge') -> dict[str, Any]:
-        return self.call(self.emulator.patch, resource, namespace, name, patch,
+        return self.call(self.emulator.patch_object, resource, namespace, name, patch,
                          subresource=subresource, patch_type=patch_type)
 
     def patch_status(self, resource: str, namespace: str | None, name: str,
@@ -195,21 +196,22 @@ class KubeHandle:
 
     def delete(self, resource: str, namespace: str | None, name: str, *,
                propagation_policy: str | None = None) -> dict[str, Any]:
-        return self.call(self.emulator.delete, resource, namespace, name,
+        return self.call(self.emulator.delete_object, resource, namespace, name,
                          propagation_policy=propagation_policy)
 
-    def load_crds(self, sources: Iterable[Mapping[str, Any] | str | pathlib.Path]) -> list[dict[str, Any]]:
+    def load_crds(self, sources: Iterable[Mapping[str, Any] | str | pathlib.Path],
+                  ) -> builtins.list[dict[str, Any]]:
         return self.call(self.emulator.load_crds, list(sources))
 
     def compact(self) -> None:
         self.call(self.emulator.compact)
 
     @property
-    def server_errors(self) -> list[Exception]:
+    def server_errors(self) -> builtins.list[Exception]:
         """Unexpected exceptions inside the emulator (bugs or raising test reactions)."""
         return list(self.emulator._errors[-1]) if self.emulator._errors else []
 
-    def requests(self) -> list[tuple[str, str]]:
+    def requests(self) -> builtins.list[tuple[str, str]]:
         """(method, path?query) of every request served so far, for call-contract assertions."""
         return [(str(r.method.value), str(r.url.path_qs)) for r in list(self.emulator._requests)]
 
@@ -277,7 +279,8 @@ class KubeHandle:
         return dict((obj or {}).get('status') or {})
 
     # Waiting for the operator under test.
-    def wait_for(self, probe: Callable[[], T], *, timeout: float = 10, interval: float = 0.02) -> T:
+    def wait_for(self, probe: Callable[[], T | None], *, timeout: float = 10,
+                 interval: float = 0.02) -> T:
         deadline = time.monotonic() + timeout
         while True:
             value = probe()
