@@ -1,7 +1,8 @@
 """Pruning, defaulting and validation of custom resources by a CRD's ``openAPIV3Schema``.
 
 Error texts follow the API server's field errors, so a test can assert on what a user would see.
-Not covered: CEL rules (``x-kubernetes-validations``), ``format`` checks, ratcheting.
+Not covered: CEL rules (``x-kubernetes-validations``), formats other than date-time/date/uuid,
+ratcheting.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 Schema = Mapping[str, Any]
+
+_FORMATS: dict[str, re.Pattern[str]] = {
+    'date-time': re.compile(r'^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$'),
+    'date': re.compile(r'^\d{4}-\d{2}-\d{2}$'),
+    'uuid': re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +187,11 @@ def _validate_string(value: str, schema: Schema, path: str) -> list[FieldError]:
         errors.append(FieldError(path, 'FieldValueInvalid',
                                  f'Invalid value: {_quote(value)}: {path} in body should be at least '
                                  f'{schema["minLength"]} chars long'))
+    fmt = _FORMATS.get(schema.get('format') or '')
+    if fmt is not None and not fmt.match(value):
+        errors.append(FieldError(path, 'FieldValueInvalid',
+                                 f'Invalid value: {_quote(value)}: {path} in body must be of type '
+                                 f'{schema["format"]}: {_quote(value)}'))
     if schema.get('pattern') and not re.search(schema['pattern'], value):
         errors.append(FieldError(path, 'FieldValueInvalid',
                                  f'Invalid value: {_quote(value)}: {path} in body should match '
@@ -197,13 +209,18 @@ def _validate_array(value: list[Any], schema: Schema, path: str) -> list[FieldEr
                                  f'Invalid value: {len(value)}: {path} in body should have at least '
                                  f'{schema["minItems"]} items'))
     seen: list[Any] = []
+    list_type = schema.get('x-kubernetes-list-type')
+    map_keys = schema.get('x-kubernetes-list-map-keys') or []
     for index, item in enumerate(value):
         item_path = f'{path}[{index}]'
-        if schema.get('uniqueItems') or schema.get('x-kubernetes-list-type') == 'set':
-            if item in seen:
-                errors.append(FieldError(item_path, 'FieldValueDuplicate',
-                                         f'Duplicate value: {_quote(item)}'))
-            seen.append(item)
+        if schema.get('uniqueItems') or list_type in ('set', 'map'):
+            identity = ({key: item.get(key) for key in map_keys}
+                        if list_type == 'map' and isinstance(item, Mapping) else item)
+            if identity in seen:
+                shown = (f'map[string]interface {{}}{_quote(identity)}' if list_type == 'map'
+                         else _quote(identity))
+                errors.append(FieldError(item_path, 'FieldValueDuplicate', f'Duplicate value: {shown}'))
+            seen.append(identity)
         if isinstance(schema.get('items'), Mapping):
             errors.extend(validate(item, schema['items'], item_path))
     return errors

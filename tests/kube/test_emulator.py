@@ -456,3 +456,17 @@ def test_scale_subresource(kube: KubeHandle) -> None:
     kube.custom_objects.patch_namespaced_custom_object_scale(
         GROUP, VERSION, 'default', PLURAL, 'j', {'spec': {'replicas': 4}})
     assert kube.get('etljobs', 'default', 'j')['spec']['workers'] == 4
+
+
+def test_status_is_validated_through_the_status_subresource(kube: KubeHandle) -> None:
+    kube.custom_objects.create_namespaced_custom_object(GROUP, VERSION, 'default', PLURAL, etljob('j'))
+    with pytest.raises(ApiException) as err:
+        kube.custom_objects.patch_namespaced_custom_object_status(GROUP, VERSION, 'default', PLURAL, 'j', {
+            'status': {'lastRun': 'yesterday', 'conditions': [
+                {'type': 'Ready', 'status': 'True'}, {'type': 'Ready', 'status': 'False'}]}})
+    message = json.loads(err.value.body)['message']
+    assert 'status.lastRun: Invalid value: "yesterday": status.lastRun in body must be of type date-time' \
+        in message
+    assert 'status.conditions[1]: Duplicate value: map[string]interface {}{"type":"Ready"}' in message
+    kube.patch_status('etljobs', 'default', 'j', {'lastRun': '2026-01-01T00:00:00Z'})
+    assert kube.get('etljobs', 'default', 'j')['status'] == {'lastRun': '2026-01-01T00:00:00Z'}
