@@ -291,6 +291,8 @@ class RawExtractionData(Base):
     fetched_at: Mapped[datetime] = created_column()
     transformed_at: Mapped[datetime | None]
     load_batches: Mapped[int | None] = mapped_column(Integer)
+    # The re-transform run replaying this page, if any (its completion counts this page).
+    replay_run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class LoadBatch(Base):
@@ -473,6 +475,9 @@ class WorkItemTransition(Base):
     item_seq: Mapped[int] = mapped_column(Integer, default=0)
     from_source_status: Mapped[str | None] = mapped_column(String(255))
     to_source_status: Mapped[str | None] = mapped_column(String(255))
+    # Jira status categories of the two statuses, kept so the load can re-map per work item type.
+    from_status_category: Mapped[str | None] = mapped_column(String(32))
+    to_status_category: Mapped[str | None] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     from_step: Mapped[str | None] = mapped_column(String(100))

@@ -1,1 +1,1 @@
-
+"""Quarry transform and load workers: raw pages -> normalised records -> final tables + vectors."""

@@ -398,6 +398,7 @@ def upgrade() -> None:
         sa.Column("fetched_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("transformed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("load_batches", sa.Integer(), nullable=True),
+        sa.Column("replay_run_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["integration_id"],
             ["integrations.id"],
@@ -426,6 +427,9 @@ def upgrade() -> None:
         op.f("ix_raw_extraction_data_integration_id"), "raw_extraction_data", ["integration_id"], unique=False
     )
     op.create_index(op.f("ix_raw_extraction_data_run_id"), "raw_extraction_data", ["run_id"], unique=False)
+    op.create_index(
+        op.f("ix_raw_extraction_data_replay_run_id"), "raw_extraction_data", ["replay_run_id"], unique=False
+    )
     op.create_index(op.f("ix_raw_extraction_data_tenant"), "raw_extraction_data", ["tenant"], unique=False)
     op.create_index(
         "ix_raw_extraction_data_untransformed",
@@ -900,6 +904,8 @@ def upgrade() -> None:
         sa.Column("item_seq", sa.Integer(), nullable=False),
         sa.Column("from_source_status", sa.String(length=255), nullable=True),
         sa.Column("to_source_status", sa.String(length=255), nullable=True),
+        sa.Column("from_status_category", sa.String(length=32), nullable=True),
+        sa.Column("to_status_category", sa.String(length=32), nullable=True),
         sa.Column("from_status", sa.String(length=16), nullable=True),
         sa.Column("to_status", sa.String(length=16), nullable=True),
         sa.Column("from_step", sa.String(length=100), nullable=True),
@@ -1065,6 +1071,7 @@ def downgrade() -> None:
         postgresql_where="transformed_at IS NULL",
     )
     op.drop_index(op.f("ix_raw_extraction_data_tenant"), table_name="raw_extraction_data")
+    op.drop_index(op.f("ix_raw_extraction_data_replay_run_id"), table_name="raw_extraction_data")
     op.drop_index(op.f("ix_raw_extraction_data_run_id"), table_name="raw_extraction_data")
     op.drop_index(op.f("ix_raw_extraction_data_integration_id"), table_name="raw_extraction_data")
     op.drop_table("raw_extraction_data")
