@@ -29,8 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fixtures", nargs="?", const=str(DEVLAKE_DIR), default=None,
-                        help="serve the devlake fixture items instead of synthetic data")
+    parser.add_argument(
+        "--fixtures",
+        nargs="?",
+        const=str(DEVLAKE_DIR),
+        default=None,
+        help="serve the devlake fixture items instead of synthetic data",
+    )
     jira = parser.add_argument_group("jira")
     jira.add_argument("--issues", type=int, default=1000)
     jira.add_argument("--projects", type=int, default=3)
@@ -57,24 +62,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_server(args: argparse.Namespace) -> SandboxServer:
-    fc = FaultConfig(seed=args.seed, rate_429=args.rate_429, rate_503=args.rate_503,
-                     rate_secondary=args.rate_secondary, retry_after=args.retry_after,
-                     retry_after_503=args.retry_after, quota=args.quota)
+    fc = FaultConfig(
+        seed=args.seed,
+        rate_429=args.rate_429,
+        rate_503=args.rate_503,
+        rate_secondary=args.rate_secondary,
+        retry_after=args.retry_after,
+        retry_after_503=args.retry_after,
+        quota=args.quota,
+    )
     if args.window_seconds is not None:
         fc.window_seconds = args.window_seconds
     elif args.kind == "jira":
         fc.window_seconds = 60.0
     if args.kind == "jira":
-        jds = (JiraDataset.from_devlake(args.fixtures, api_user_email=args.email) if args.fixtures else
-               JiraDataset.synthetic(args.issues, projects=args.projects, seed=args.seed,
-                                     sprints_per_board=args.sprints_per_board,
-                                     user_timezone=args.user_timezone, api_user_email=args.email))
-        jcfg = JiraConfig(email=args.email, api_token=args.api_token, bearer_token=args.bearer_token, faults=fc)
+        jds = (
+            JiraDataset.from_devlake(args.fixtures, api_user_email=args.email)
+            if args.fixtures
+            else JiraDataset.synthetic(
+                args.issues,
+                projects=args.projects,
+                seed=args.seed,
+                sprints_per_board=args.sprints_per_board,
+                user_timezone=args.user_timezone,
+                api_user_email=args.email,
+            )
+        )
+        jcfg = JiraConfig(
+            email=args.email, api_token=args.api_token, bearer_token=args.bearer_token, faults=fc
+        )
         return JiraServer(jds, jcfg, host=args.host, port=args.port)
-    gds = (GithubDataset.from_devlake(args.fixtures) if args.fixtures else
-           GithubDataset.synthetic(args.repos, args.pulls, seed=args.seed, org=args.org))
-    gcfg = GithubConfig(tokens=tuple(args.token or ["gh-token"]), rest_limit=args.rest_limit,
-                        graphql_limit=args.graphql_limit, faults=fc)
+    gds = (
+        GithubDataset.from_devlake(args.fixtures)
+        if args.fixtures
+        else GithubDataset.synthetic(args.repos, args.pulls, seed=args.seed, org=args.org)
+    )
+    gcfg = GithubConfig(
+        tokens=tuple(args.token or ["gh-token"]),
+        rest_limit=args.rest_limit,
+        graphql_limit=args.graphql_limit,
+        faults=fc,
+    )
     if args.window_seconds is not None:
         gcfg.window_seconds = args.window_seconds
     return GithubServer(gds, gcfg, host=args.host, port=args.port)
