@@ -14,8 +14,10 @@ what a pipeline loaded with what the imitation served; mutations (:meth:`JiraDat
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import random
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -1335,8 +1337,11 @@ class JiraDataset:
         ds.statuses_raw = list(read_devlake(root / "_raw_jira_api_status.csv"))
         ds.issuetypes_raw = list(read_devlake(root / "_raw_jira_api_issue_types.csv"))
         ds.fields_raw = list(read_devlake(root / "_raw_jira_api_issue_fields.csv"))
-        for r in read_devlake(root / "_raw_jira_api_sprints.csv"):
-            bid = int(r.get("originBoardId") or 0)
+        for row in devlake_rows(root / "_raw_jira_api_sprints.csv"):
+            r = row["data"]
+            # A sprint belongs to the board it was listed under, which need not be its origin board.
+            m = re.search(r"/board/(\d+)/sprint", row.get("url") or "")
+            bid = int(m.group(1)) if m else int(r.get("originBoardId") or 0)
             if not any(b.id == bid for b in ds.boards):
                 proj_idx = by_key["EE"].idx if "EE" in by_key else 0
                 ds.boards.append(JiraBoard(bid, f"Board {bid}", "scrum", proj_idx))
@@ -1352,19 +1357,26 @@ class JiraDataset:
         return ds
 
 
-def read_devlake(path: Path) -> Iterable[dict[str, Any]]:
-    """The ``data`` items of one devlake raw-table CSV, in file order."""
+def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
     csv.field_size_limit(1 << 30)
     with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            yield json.loads(row["data"])
+        lines = iter(fh)
+        # Some recordings start with an empty line before the header.
+        first = next((line for line in lines if line.strip()), None)
+        if first is None:
+            return
+        yield from csv.DictReader(itertools.chain([first], lines))
+
+
+def read_devlake(path: Path) -> Iterable[dict[str, Any]]:
+    """The ``data`` items of one devlake raw-table CSV, in file order."""
+    for row in _csv_rows(path):
+        yield json.loads(row["data"])
 
 
 def devlake_rows(path: Path) -> list[dict[str, Any]]:
     """Whole rows (``url``, ``input``, parsed ``data``) of a devlake CSV."""
-    csv.field_size_limit(1 << 30)
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [dict(row, data=json.loads(row["data"])) for row in csv.DictReader(fh)]
+    return [dict(row, data=json.loads(row["data"])) for row in _csv_rows(path)]
 
 
 __all__ = [
