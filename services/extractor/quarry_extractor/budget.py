@@ -1,0 +1,112 @@
+"""The per-integration request budget (requests per hour), never exceeded, shared across processes.
+
+The accounting lives in PostgreSQL (`request_budget_grants`): a process takes a small block of
+requests under an advisory lock of its integration, checked against a sliding window of grants,
+spends the block in memory, and hands back what it did not use when it stops. A block counts in
+full until returned, so the budget is an upper bound even with two extract processes at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, text
+
+
+def plan_grant(
+    grants: Sequence[tuple[float, int]], limit: int, window: float, now: float, want: int
+) -> tuple[int, float]:
+    """(requests granted now, seconds to wait if none) for `grants` = [(granted_at, requests)]."""
+    live = sorted((t, n) for t, n in grants if t > now - window and n > 0)
+    free = limit - sum(n for _, n in live)
+    if free > 0:
+        return min(want, free), 0.0
+    need = 1 - free
+    for at, n in live:
+        need -= n
+        if need <= 0:
+            return 0, max(0.001, at + window - now)
+    return 0, window  # unreachable with limit >= 1
+
+
+def block_size(limit: int) -> int:
+    """Small blocks: few database round trips, little budget parked in an idle process."""
+    return max(1, min(50, limit // 100))
+
+
+class PgBudget:
+    def __init__(
+        self, engine: Engine, tenant: str, integration_id: int, limit: int, window_seconds: float = 3600.0
+    ) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.integration_id = integration_id
+        self._limit = limit
+        self.window = window_seconds
+        self.block = block_size(limit)
+        self._available = 0
+        self._grant_id: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def reserve(self) -> float:
+        with self._lock:
+            if self._available > 0:
+                self._available -= 1
+                return 0.0
+            granted, wait, grant_id = self._take(self.block)
+            if granted == 0:
+                return wait
+            self._available, self._grant_id = granted - 1, grant_id
+            return 0.0
+
+    def _take(self, want: int) -> tuple[int, float, int | None]:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("select pg_advisory_xact_lock(7263013, CAST(:i AS integer))"),
+                {"i": self.integration_id % 2**31},
+            )
+            now = float(conn.execute(text("select extract(epoch from clock_timestamp())")).scalar_one())
+            conn.execute(
+                text(
+                    "delete from request_budget_grants where integration_id = :i "
+                    "and granted_at < to_timestamp(:cut)"
+                ),
+                {"i": self.integration_id, "cut": now - 2 * self.window},
+            )
+            rows = conn.execute(
+                text(
+                    "select extract(epoch from granted_at), requests from request_budget_grants "
+                    "where integration_id = :i and granted_at > to_timestamp(:since)"
+                ),
+                {"i": self.integration_id, "since": now - self.window},
+            ).all()
+            granted, wait = plan_grant(
+                [(float(t), int(n)) for t, n in rows], self._limit, self.window, now, want
+            )
+            if granted == 0:
+                return 0, wait, None
+            grant_id = conn.execute(
+                text(
+                    "insert into request_budget_grants (tenant, integration_id, granted_at, requests) "
+                    "values (:t, :i, to_timestamp(:now), :n) returning id"
+                ),
+                {"t": self.tenant, "i": self.integration_id, "now": now, "n": granted},
+            ).scalar_one()
+            return granted, 0.0, int(grant_id)
+
+    def release(self) -> None:
+        """Give back the unused part of the current block."""
+        with self._lock:
+            if self._grant_id is None or self._available <= 0:
+                return
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text("update request_budget_grants set requests = requests - :n where id = :id"),
+                    {"n": self._available, "id": self._grant_id},
+                )
+            self._available = 0

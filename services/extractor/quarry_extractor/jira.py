@@ -1,0 +1,375 @@
+"""Jira Cloud / Data Center (REST v3 + Agile 1.0) as streams.
+
+Issues come from `search/jql` (token paging, `fields` listed explicitly, the embedded changelog
+expanded); every issue whose embedded changelog is truncated gets its complete history from
+`changelog/bulkfetch` (or `/issue/{key}/changelog`), stored as `issue_changelogs` pages.
+Incremental runs ask `updated >= <epoch ms>` minus an overlap window: a bare JQL datetime would be
+read in the API user's timezone. An id-only sweep lets the transformer find deleted issues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from quarry_core.errors import FatalError
+from quarry_extractor.http import ApiRequest, ApiResponse
+from quarry_extractor.streams import (
+    Connector,
+    OffsetPaginator,
+    PageResult,
+    Paginator,
+    SinglePage,
+    Stream,
+    TokenPaginator,
+    WorkItem,
+    cursor_key,
+    max_cursor,
+)
+
+API = "/rest/api/3"
+AGILE = "/rest/agile/1.0"
+BASE_FIELDS = (
+    "summary",
+    "description",
+    "issuetype",
+    "project",
+    "status",
+    "priority",
+    "assignee",
+    "reporter",
+    "created",
+    "updated",
+    "resolution",
+    "resolutiondate",
+    "statuscategorychangedate",
+    "labels",
+    "parent",
+    "subtasks",
+)
+# Custom fields worth asking for, by their plugin type (ids differ per site).
+CUSTOM_TYPES = (
+    "com.pyxis.greenhopper.jira:gh-sprint",
+    "com.pyxis.greenhopper.jira:gh-epic-link",
+    "com.pyxis.greenhopper.jira:jsw-story-points",
+)
+STORY_POINT_NAMES = ("story points", "story point estimate")
+MAX_LISTED_FIELDS = 20  # more makes Jira shorten search pages
+
+
+def jira_ms(text: str | None) -> int | None:
+    """Epoch ms of a Jira timestamp like 2020-06-17T13:04:03.848+0800."""
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return int(datetime.strptime(text, fmt).timestamp() * 1000)
+        except ValueError:
+            continue
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def jql_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def issues_jql(project: str, since_ms: int | None) -> str:
+    """Bounded JQL in epoch milliseconds (timezone-free), ordered by a stable key."""
+    clause = f"project = {jql_quote(project)}"
+    if since_ms is not None:
+        clause += f" AND updated >= {since_ms}"
+    return clause + " ORDER BY id ASC"
+
+
+def since_ms(cursor: Mapping[str, Any] | None, overlap_ms: int) -> int | None:
+    if not cursor or cursor.get("updatedMs") is None:
+        return None
+    return max(0, int(cursor["updatedMs"]) - overlap_ms)
+
+
+def issue_fields(field_defs: list[Any]) -> list[str]:
+    """The fields to ask search/jql for: the standard ones plus known custom ones, at most 20."""
+    custom: list[str] = []
+    for f in field_defs:
+        if not isinstance(f, dict) or not f.get("custom"):
+            continue
+        schema = f.get("schema") or {}
+        name = str(f.get("name", "")).lower()
+        if schema.get("custom") in CUSTOM_TYPES or name in STORY_POINT_NAMES:
+            custom.append(str(f["id"]))
+    return [*BASE_FIELDS, *sorted(set(custom))][:MAX_LISTED_FIELDS]
+
+
+def truncated(issue: Mapping[str, Any]) -> bool:
+    log = issue.get("changelog")
+    if not isinstance(log, dict):
+        return False
+    return int(log.get("total") or 0) > len(log.get("histories") or [])
+
+
+@dataclass
+class JiraOptions:
+    projects: list[str]
+    entities: set[str]
+    mode: str
+    cursors: dict[str, dict[str, Any]]
+    now_ms: int
+    page_size: int = 100
+    overlap_ms: int = 300_000
+    changelog_api: str = "bulk"
+    sweep_ms: int = 86_400_000
+    fields_override: list[str] = field(default_factory=list)
+
+
+class JiraStream(Stream):
+    scoped: ClassVar[bool] = True
+
+    def key(self, ctx: Mapping[str, Any]) -> str:
+        return f"jira:{ctx['project']}:{self.name}" if self.scoped else f"jira:{self.name}"
+
+
+class Projects(JiraStream):
+    name = entity = "projects"
+    paginator = OffsetPaginator("values")
+    scoped = False
+
+    def first(self, projects: list[str]) -> ApiRequest:
+        return ApiRequest(
+            "GET", f"{API}/project/search", {"keys": ",".join(projects), "startAt": 0, "maxResults": 50}
+        )
+
+    def parse(self, item: WorkItem, response: ApiResponse, candidate: Mapping[str, Any]) -> PageResult:
+        result = super().parse(item, response, candidate)
+        if result.next is None and int(item.request.params.get("startAt", 0)) == 0:
+            found = {str(p.get("key", "")).upper() for p in result.items if isinstance(p, dict)}
+            missing = [p for p in item.ctx["projects"] if p.upper() not in found]
+            if missing:
+                raise FatalError(
+                    f"Jira project(s) {', '.join(missing)} not found or not visible to the API user"
+                )
+        return result
+
+    def context_params(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+class Metadata(JiraStream):
+    paginator = SinglePage()
+    scoped = False
+    path: ClassVar[str]
+
+    def first(self) -> ApiRequest:
+        return ApiRequest("GET", f"{API}/{self.path}")
+
+
+class IssueTypes(Metadata):
+    name = entity = "issue_types"
+    path = "issuetype"
+
+
+class Statuses(Metadata):
+    name = entity = "statuses"
+    path = "status"
+
+
+class Fields(Metadata):
+    """Parent of the issue streams: the custom field ids to ask for are read from it."""
+
+    name = entity = "fields"
+    path = "field"
+
+    def __init__(self, connector: JiraConnector) -> None:
+        self.connector = connector
+
+    def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
+        return self.connector.issue_work(issue_fields(items))
+
+
+class Boards(JiraStream):
+    name = entity = "boards"
+    paginator = OffsetPaginator("values")
+
+    def __init__(self, with_sprints: bool) -> None:
+        self.with_sprints = with_sprints
+
+    def first(self, project: str) -> ApiRequest:
+        return ApiRequest(
+            "GET", f"{AGILE}/board", {"projectKeyOrId": project, "startAt": 0, "maxResults": 50}
+        )
+
+    def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
+        if not self.with_sprints:
+            return []
+        out = []
+        for board in items:
+            # Kanban boards answer 400 "does not support sprints"; do not ask.
+            if isinstance(board, dict) and board.get("type", "scrum") == "scrum":
+                req = ApiRequest(
+                    "GET",
+                    f"{AGILE}/board/{board['id']}/sprint",
+                    {"state": "active,closed,future", "startAt": 0, "maxResults": 50},
+                    allow_status=(400,),
+                )
+                out.append(
+                    WorkItem("sprints", {"project": item.ctx["project"], "board_id": board["id"]}, req)
+                )
+        return out
+
+
+class Sprints(JiraStream):
+    name = entity = "sprints"
+    paginator = OffsetPaginator("values")
+    parent = "boards"
+
+    def parse(self, item: WorkItem, response: ApiResponse, candidate: Mapping[str, Any]) -> PageResult:
+        if response.status == 400:  # a board that does not support sprints after all
+            return PageResult(items=[], next=None, store=False)
+        return super().parse(item, response, candidate)
+
+
+class Issues(JiraStream):
+    name = entity = "issues"
+    paginator = TokenPaginator("issues")
+    cursor_field = "updated"
+    parent = "fields"
+
+    def __init__(self, changelog_api: str) -> None:
+        self.changelog_api = changelog_api
+
+    def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
+        incomplete = [i for i in items if isinstance(i, dict) and truncated(i)]
+        if not incomplete:
+            return []
+        project = item.ctx["project"]
+        if self.changelog_api == "bulk":
+            ids = [str(i["id"]) for i in incomplete]
+            req = ApiRequest(
+                "POST", f"{API}/changelog/bulkfetch", json={"issueIdOrKeys": ids, "maxResults": 1000}
+            )
+            return [WorkItem("changelog_bulk", {"project": project}, req)]
+        return [
+            WorkItem(
+                "changelog",
+                {"project": project, "issue_key": i.get("key"), "issue_id": str(i["id"])},
+                ApiRequest(
+                    "GET",
+                    f"{API}/issue/{i.get('key') or i['id']}/changelog",
+                    {"startAt": 0, "maxResults": 100},
+                ),
+            )
+            for i in incomplete
+        ]
+
+    def cursors(
+        self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        values = [jira_ms((i.get("fields") or {}).get("updated")) for i in items if isinstance(i, dict)]
+        return max_cursor(candidate, cursor_key(f"jira:{item.ctx['project']}", "issues"), "updatedMs", values)
+
+
+class ChangelogBulk(JiraStream):
+    name = "changelog_bulk"
+    entity = "issue_changelogs"
+    paginator: ClassVar[Paginator] = TokenPaginator("issueChangeLogs")
+    parent = "issues"
+
+    def key(self, ctx: Mapping[str, Any]) -> str:
+        return f"jira:{ctx['project']}:issue_changelogs"
+
+    def parse(self, item: WorkItem, response: ApiResponse, candidate: Mapping[str, Any]) -> PageResult:
+        result = super().parse(item, response, candidate)
+        result.items = [h for log in result.items for h in (log.get("changeHistories") or [])]
+        return result
+
+
+class IssueChangelog(ChangelogBulk):
+    name = "changelog"
+    paginator = OffsetPaginator("values")
+
+    def parse(self, item: WorkItem, response: ApiResponse, candidate: Mapping[str, Any]) -> PageResult:
+        return Stream.parse(self, item, response, candidate)
+
+
+class IssueSweep(JiraStream):
+    """Every live issue id of a project, so the transformer can mark the missing ones deleted."""
+
+    name = "issue_sweep"
+    entity = "issues"
+    paginator = TokenPaginator("issues")
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+
+    def context_params(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().context_params(ctx), "_sweep": True}
+
+    def cursors(
+        self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        return {cursor_key(f"jira:{item.ctx['project']}", "issue_sweep"): {"sweptAtMs": self.now_ms}}
+
+
+class JiraConnector(Connector):
+    def __init__(self, options: JiraOptions) -> None:
+        self.o = options
+        self.streams: dict[str, Stream] = {
+            s.name: s
+            for s in (
+                Projects(),
+                IssueTypes(),
+                Statuses(),
+                Fields(self),
+                Boards(with_sprints="sprints" in options.entities),
+                Sprints(),
+                Issues(options.changelog_api),
+                ChangelogBulk(),
+                IssueChangelog(),
+                IssueSweep(options.now_ms),
+            )
+        }
+
+    def wants(self, *entities: str) -> bool:
+        return any(e in self.o.entities for e in entities)
+
+    def plan(self) -> list[WorkItem]:
+        o = self.o
+        work = [WorkItem("projects", {"projects": o.projects}, Projects().first(o.projects))]
+        for name in ("issue_types", "statuses", "fields"):
+            if self.wants(name, "issues"):
+                stream = self.streams[name]
+                assert isinstance(stream, Metadata)
+                work.append(WorkItem(name, {}, stream.first()))
+        if self.wants("boards", "sprints"):
+            work += [WorkItem("boards", {"project": p}, Boards(True).first(p)) for p in o.projects]
+        if self.wants("issues"):
+            for p in o.projects:
+                swept = (o.cursors.get(cursor_key(f"jira:{p}", "issue_sweep")) or {}).get("sweptAtMs")
+                if swept is None or o.now_ms - int(swept) >= o.sweep_ms:
+                    req = ApiRequest(
+                        "GET",
+                        f"{API}/search/jql",
+                        {"jql": issues_jql(p, None), "fields": "id", "maxResults": 5000},
+                    )
+                    work.append(WorkItem("issue_sweep", {"project": p}, req))
+        return work
+
+    def issue_work(self, fields: list[str]) -> list[WorkItem]:
+        if not self.wants("issues"):
+            return []
+        o = self.o
+        out = []
+        for p in o.projects:
+            cursor = o.cursors.get(cursor_key(f"jira:{p}", "issues")) if o.mode == "incremental" else None
+            params = {
+                "jql": issues_jql(p, since_ms(cursor, o.overlap_ms)),
+                "fields": ",".join(o.fields_override or fields),
+                "expand": "changelog",
+                "maxResults": o.page_size,
+            }
+            out.append(WorkItem("issues", {"project": p}, ApiRequest("GET", f"{API}/search/jql", params)))
+        return out

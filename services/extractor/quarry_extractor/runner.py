@@ -1,0 +1,375 @@
+"""Run one extraction: the loop of fetch page -> store page + checkpoint (one commit) -> publish.
+
+Exit codes (what the extract pod reports): 0 done (or nothing to do, or cancelled), 1 a passing
+fault outlasted the retries (the run stays Running; the next attempt resumes), 3 fatal (the run
+is Failed with a clear error), 143 stopped by SIGTERM after checkpointing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from quarry_core import runs
+from quarry_core.db.engine import get_engine, session_factory, session_scope
+from quarry_core.db.models import EtlRun, SyncCursor
+from quarry_core.errors import FatalError, RetriableError
+from quarry_core.messages import TransformMessage
+from quarry_core.queue.base import QueueBackend
+from quarry_core.queue.factory import open_queue
+from quarry_core.secrets import resolve_credentials
+from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase, Stage
+from quarry_extractor.budget import PgBudget
+from quarry_extractor.github import GithubConnector, GithubOptions, repo_names
+from quarry_extractor.http import ApiRequest, ApiResponse, HttpClient, Interrupted, RetryPolicy
+from quarry_extractor.jira import JiraConnector, JiraOptions
+from quarry_extractor.raw_store import RawPage, last_page, save_checkpoint, store_page
+from quarry_extractor.settings import ExtractorSettings
+from quarry_extractor.streams import Connector, WorkItem, split_cursor_key
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_RETRY, EXIT_FATAL, EXIT_TERMINATED = 0, 1, 3, 143
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Checkpoint:
+    """The resume point of a run: the work items left and the last page number of every stream."""
+
+    work: list[WorkItem]
+    seq: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": 1, "work": [w.to_json() for w in self.work], "seq": self.seq}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint | None:
+        if not data or "work" not in data:
+            return None
+        return cls([WorkItem.from_json(w) for w in data["work"]], dict(data.get("seq") or {}))
+
+
+def committed_cursors(session: Session, integration_id: int) -> dict[str, dict[str, Any]]:
+    rows = session.scalars(select(SyncCursor).where(SyncCursor.integration_id == integration_id)).all()
+    return {f"{r.scope}:{r.entity}": dict(r.value) for r in rows}
+
+
+def build_connector(
+    spec: dict[str, Any],
+    entities: list[str],
+    mode: str,
+    cursors: dict[str, dict[str, Any]],
+    settings: ExtractorSettings,
+    now_ms: int,
+) -> Connector:
+    scope = spec.get("scope") or {}
+    if spec.get("type") == "jira":
+        projects = [str(p) for p in scope.get("projects") or []]
+        if not projects:
+            raise FatalError("the Jira integration's scope lists no projects")
+        return JiraConnector(
+            JiraOptions(
+                projects=projects,
+                entities=set(entities),
+                mode=mode,
+                cursors=cursors,
+                now_ms=now_ms,
+                page_size=settings.jira_page_size,
+                overlap_ms=settings.overlap_seconds * 1000,
+                changelog_api=settings.jira_changelog_api,
+                sweep_ms=int(settings.jira_sweep_hours * 3_600_000),
+            )
+        )
+    if spec.get("type") == "github":
+        return GithubConnector(
+            GithubOptions(
+                org=scope.get("org"),
+                repos=repo_names(scope),
+                entities=set(entities),
+                mode=mode,
+                cursors=cursors,
+                pr_page_size=settings.github_pr_page_size,
+                overlap_seconds=settings.overlap_seconds,
+            )
+        )
+    raise FatalError(f"unknown integration type {spec.get('type')!r}")
+
+
+def default_entities(kind: str) -> list[str]:
+    if kind == "jira":
+        return ["projects", "issue_types", "statuses", "fields", "boards", "sprints", "issues"]
+    return ["repositories", "pull_requests", "commits"]
+
+
+class Prefetch:
+    """One request sent ahead on a daemon thread while the current page is being stored."""
+
+    def __init__(self, http: HttpClient, request: ApiRequest) -> None:
+        self.request = request
+        self._done = threading.Event()
+        self._result: ApiResponse | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(http,), daemon=True, name="prefetch").start()
+
+    def _run(self, http: HttpClient) -> None:
+        try:
+            self._result = http.send(self.request)
+        except BaseException as exc:  # handed to the main thread
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> ApiResponse:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+class Extraction:
+    def __init__(
+        self,
+        settings: ExtractorSettings,
+        run_id: int,
+        *,
+        stop: threading.Event | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id
+        self.stop = stop or threading.Event()
+        self.engine = engine or get_engine(settings)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        self.http: HttpClient | None = None
+        self.budget: PgBudget | None = None
+        self.pages_stored = 0
+
+    # -- status writes ------------------------------------------------------------------------
+
+    def on_wait(self, reason: str | None, until: datetime | None) -> None:
+        if reason:
+            log.info("run %s waiting: %s until %s", self.run_id, reason, until)
+        with session_scope(self.sessions) as s:
+            runs.set_waiting(s, self.run_id, reason, until)
+
+    def fail(self, reason: str) -> int:
+        log.error("run %s failed: %s", self.run_id, reason)
+        with session_scope(self.sessions) as s:
+            phase = s.scalar(select(EtlRun.phase).where(EtlRun.id == self.run_id))
+            if phase is not None and RunPhase(phase) not in TERMINAL_RUN_PHASES:
+                runs.set_phase(s, self.run_id, RunPhase.FAILED, error=reason)
+        return EXIT_FATAL
+
+    def record_error(self, reason: str) -> None:
+        with session_scope(self.sessions) as s:
+            s.execute(update(EtlRun).where(EtlRun.id == self.run_id).values(error=reason))
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        try:
+            return self._run()
+        except FatalError as exc:
+            return self.fail(str(exc))
+        except RetriableError as exc:
+            log.warning("run %s: attempt ends, will resume: %s", self.run_id, exc)
+            self.record_error(str(exc))
+            return EXIT_RETRY
+        except Interrupted:
+            log.info("run %s stopped while waiting; resumes from its checkpoint", self.run_id)
+            return EXIT_TERMINATED
+        finally:
+            if self.budget is not None:
+                self.budget.release()
+            if self.http is not None:
+                self.http.close()
+
+    def _run(self) -> int:
+        with session_scope(self.sessions) as s:
+            ctx = runs.run_context(s, self.run_id)
+            run, integration = ctx.run, ctx.integration
+            if RunPhase(run.phase) in TERMINAL_RUN_PHASES or run.extract_finished_at is not None:
+                log.info("run %s is %s; nothing to extract", self.run_id, run.phase)
+                return EXIT_OK
+            runs.set_phase(s, self.run_id, RunPhase.RUNNING)
+            spec = dict(integration.spec)
+            kind = str(spec.get("type") or integration.type)
+            spec["type"] = kind
+            entities = list(run.entities or ctx.job.spec.get("entities") or default_entities(kind))
+            secret = ((spec.get("credentials") or {}).get("secretRef") or {}).get("name")
+            if not secret:
+                raise FatalError(
+                    "the Integration names no credentials secret (spec.credentials.secretRef.name)"
+                )
+            credentials = resolve_credentials(s, self.settings, run.tenant, secret)
+            cursors = committed_cursors(s, integration.id)
+            tenant, integration_id, mode = run.tenant, integration.id, run.mode
+            checkpoint = Checkpoint.from_json(dict(run.checkpoint or {}))
+            candidate: dict[str, Any] = dict(run.candidate_cursors or {})
+        now_ms = int(time.time() * 1000)
+        connector = build_connector(spec, entities, mode, cursors, self.settings, now_ms)
+        base_url = spec.get("baseUrl") or ("https://api.github.com" if kind == "github" else None)
+        if not base_url:
+            raise FatalError("the Integration has no baseUrl")
+        limit = int(
+            (spec.get("budget") or {}).get("requestsPerHour") or self.settings.default_requests_per_hour
+        )
+        self.budget = PgBudget(
+            self.engine, tenant, integration_id, limit, self.settings.budget_window_seconds
+        )
+        s_ = self.settings
+        self.http = HttpClient(
+            "jira" if kind == "jira" else "github",
+            str(base_url),
+            credentials,
+            RetryPolicy(
+                max_attempts=s_.max_attempts,
+                max_rate_limit_waits=s_.max_rate_limit_waits,
+                max_wait_seconds=s_.max_wait_seconds,
+                backoff_base=s_.backoff_base_seconds,
+                backoff_cap=s_.backoff_cap_seconds,
+                secondary_wait=s_.github_secondary_wait_seconds,
+                timeout=s_.http_timeout_seconds,
+            ),
+            budget=self.budget,
+            on_wait=self.on_wait,
+            stop=self.stop,
+        )
+        resumed = checkpoint is not None
+        if checkpoint is None:
+            checkpoint = Checkpoint(connector.plan())
+        with open_queue(self.settings) as queue:
+            queue.declare()
+            if resumed:
+                self._republish_last(queue, tenant, integration_id)
+            status = self._loop(connector, checkpoint, candidate, queue, tenant, integration_id)
+        if status != EXIT_OK:
+            return status
+        return self._finish(checkpoint, candidate)
+
+    def _republish_last(self, queue: QueueBackend, tenant: str, integration_id: int) -> None:
+        # A crash between a page's commit and its publish loses at most that one message;
+        # transform is idempotent, so sending the newest page again is safe.
+        with session_scope(self.sessions) as s:
+            last = last_page(s, self.run_id)
+        if last is not None:
+            self._publish(queue, tenant, integration_id, *last)
+
+    def _publish(
+        self, queue: QueueBackend, tenant: str, integration_id: int, raw_id: int, entity: str
+    ) -> None:
+        msg = TransformMessage(
+            tenant=tenant, run_id=self.run_id, integration_id=integration_id, raw_id=raw_id, entity=entity
+        )
+        queue.publish(Stage.TRANSFORM, msg.to_bytes(), message_id=msg.message_id)
+
+    def _phase(self) -> RunPhase:
+        with self.sessions() as s:
+            phase = s.scalar(select(EtlRun.phase).where(EtlRun.id == self.run_id))
+        if phase is None:
+            raise FatalError(f"run {self.run_id} was deleted")
+        return RunPhase(phase)
+
+    def _loop(
+        self,
+        connector: Connector,
+        cp: Checkpoint,
+        candidate: dict[str, Any],
+        queue: QueueBackend,
+        tenant: str,
+        integration_id: int,
+    ) -> int:
+        assert self.http is not None
+        ahead: Prefetch | None = None
+        while cp.work:
+            if self.stop.is_set():
+                log.info("run %s stopped after a checkpoint; resumes from it", self.run_id)
+                return EXIT_TERMINATED
+            phase = self._phase()
+            if phase in TERMINAL_RUN_PHASES:
+                log.info("run %s is %s; extraction stops", self.run_id, phase)
+                return EXIT_OK
+            item = cp.work[0]
+            stream = connector.stream(item.stream)
+            if ahead is not None and ahead.request == item.request:
+                response = ahead.result()
+            else:
+                response = self.http.send(item.request)
+            ahead = None
+            result = stream.parse(item, response, candidate)
+            following: list[WorkItem] = list(result.children)
+            if result.next is not None:
+                following.append(WorkItem(item.stream, result.next_ctx or item.ctx, result.next))
+            work = following + cp.work[1:]
+            if self.settings.prefetch and work and not self.stop.is_set():
+                ahead = Prefetch(self.http, work[0].request)
+            candidate.update(result.cursors)
+            key = stream.key(item.ctx)
+            raw: tuple[int, str] | None = None
+            with session_scope(self.sessions) as s:
+                if result.store:
+                    seq = cp.seq.get(key, 0) + 1
+                    params = {
+                        **item.request.params,
+                        **(item.request.json if isinstance(item.request.json, dict) else {}),
+                    }
+                    params.update(stream.context_params(item.ctx))
+                    raw_id = store_page(
+                        s,
+                        RawPage(
+                            tenant=tenant,
+                            integration_id=integration_id,
+                            run_id=self.run_id,
+                            entity=stream.entity,
+                            stream=key,
+                            page_seq=seq,
+                            url=response.url,
+                            method=item.request.method,
+                            params=params,
+                            status=response.status,
+                            response_text=response.text,
+                            item_count=len(result.items),
+                        ),
+                    )
+                    cp.seq[key] = seq
+                    raw = (raw_id, stream.entity)
+                cp.work = work
+                save_checkpoint(s, self.run_id, cp.to_json(), candidate)
+            if raw is not None:
+                self.pages_stored += 1
+                self._publish(queue, tenant, integration_id, *raw)
+        return EXIT_OK
+
+    def _finish(self, cp: Checkpoint, candidate: dict[str, Any]) -> int:
+        with session_scope(self.sessions) as s:
+            save_checkpoint(s, self.run_id, {**cp.to_json(), "done": True}, candidate)
+            s.execute(
+                update(EtlRun)
+                .where(EtlRun.id == self.run_id)
+                .values(extract_finished_at=runs.utcnow(), waiting_reason=None, waiting_until=None)
+            )
+        try:
+            from quarry_core.completion import complete_if_done  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            log.warning("quarry_core.completion is not available; the run is completed by the workers")
+            return EXIT_OK
+        with session_scope(self.sessions) as s:
+            complete_if_done(s, self.run_id)
+        return EXIT_OK
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(scope, entity) of a candidate cursor key, as the workers commit it to sync_cursors."""
+    return split_cursor_key(key)

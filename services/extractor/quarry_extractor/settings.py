@@ -1,0 +1,75 @@
+"""The one settings class of the extract process."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from quarry_core.settings import CoreSettings
+
+
+class ExtractorSettings(CoreSettings):
+    http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="QUARRY_HTTP_TIMEOUT_SECONDS")
+    max_attempts: int = Field(
+        default=8,
+        ge=1,
+        validation_alias="QUARRY_EXTRACT_MAX_ATTEMPTS",
+        description="Tries of one request against 5xx/timeouts before the attempt gives up (exit 1).",
+    )
+    max_rate_limit_waits: int = Field(
+        default=100,
+        ge=1,
+        validation_alias="QUARRY_EXTRACT_MAX_RATE_LIMIT_WAITS",
+        description="Server-ordered waits (429, primary/secondary limits) tolerated for one request.",
+    )
+    max_wait_seconds: float = Field(
+        default=3900.0,
+        gt=0,
+        validation_alias="QUARRY_EXTRACT_MAX_WAIT_SECONDS",
+        description="A single wait longer than this ends the attempt (exit 1); the retry resumes.",
+    )
+    backoff_base_seconds: float = Field(default=1.0, gt=0, validation_alias="QUARRY_BACKOFF_BASE_SECONDS")
+    backoff_cap_seconds: float = Field(default=60.0, gt=0, validation_alias="QUARRY_BACKOFF_CAP_SECONDS")
+    github_secondary_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        validation_alias="QUARRY_GITHUB_SECONDARY_WAIT_SECONDS",
+        description="Wait after a secondary rate limit without retry-after (GitHub asks for >= 60 s).",
+    )
+    default_requests_per_hour: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias="QUARRY_DEFAULT_REQUESTS_PER_HOUR",
+        description="Budget of an Integration whose spec sets none.",
+    )
+    budget_window_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="QUARRY_BUDGET_WINDOW_SECONDS",
+        description="Length of the budget's sliding window (an hour; tests shorten it).",
+    )
+    overlap_seconds: int = Field(
+        default=300,
+        ge=0,
+        validation_alias="QUARRY_INCREMENTAL_OVERLAP_SECONDS",
+        description="Incremental queries start this long before the committed cursor.",
+    )
+    jira_page_size: int = Field(default=100, ge=1, le=100, validation_alias="QUARRY_JIRA_PAGE_SIZE")
+    jira_changelog_api: Literal["bulk", "issue"] = Field(
+        default="bulk",
+        validation_alias="QUARRY_JIRA_CHANGELOG_API",
+        description="Complete truncated changelogs with POST changelog/bulkfetch or per issue.",
+    )
+    jira_sweep_hours: float = Field(
+        default=24.0,
+        ge=0,
+        validation_alias="QUARRY_JIRA_SWEEP_HOURS",
+        description="Incremental runs do an id-only sweep (deleted issues) when the last is older.",
+    )
+    github_pr_page_size: int = Field(default=50, ge=1, le=100, validation_alias="QUARRY_GITHUB_PR_PAGE_SIZE")
+    prefetch: bool = Field(
+        default=True,
+        validation_alias="QUARRY_EXTRACT_PREFETCH",
+        description="Fetch the next page while the current one is being stored.",
+    )

@@ -1,0 +1,146 @@
+"""Jira extraction against the imitation server: full, incremental, changelogs, timezone, faults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+
+from quarry_core import runs
+from quarry_core.db.models import EtlRun
+from quarry_extractor.runner import EXIT_FATAL, EXIT_OK, Extraction
+from quarry_sandbox.faults import FaultConfig
+from quarry_sandbox.jira_data import JiraDataset
+from quarry_sandbox.jira_server import JiraServer
+from sqlalchemy.orm import Session
+from tests.extractor.conftest import (
+    JIRA_CREDS,
+    MakeRun,
+    MakeSettings,
+    changelog_ids,
+    commit_cursors,
+    issue_keys,
+    jira_spec,
+    raw_pages,
+    run_row,
+)
+
+ENTITIES = ["projects", "issue_types", "statuses", "fields", "boards", "sprints", "issues"]
+JiraFactory = Callable[..., JiraServer]
+
+
+def test_full_then_incremental_fetches_only_what_changed(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # Far west of UTC: a bare JQL datetime written in UTC would miss the last hours of changes.
+    ds = JiraDataset.synthetic(400, projects=2, seed=3, user_timezone="Pacific/Honolulu", long_changelog_rate=0.05)
+    server = jira_factory(ds)
+    projects = [p.key for p in ds.projects]
+    spec = jira_spec(server, projects)
+    settings = make_settings()
+
+    run1 = make_run(spec, JIRA_CREDS, entities=ENTITIES, mode="full")
+    assert Extraction(settings, run1).run() == EXIT_OK
+    pages = raw_pages(engine, run1)
+    keys = issue_keys([p for p in pages if p.entity == "issues"])
+    assert sorted(keys) == sorted(ds.issue_keys())  # every issue once
+    # Every changelog is complete, truncated embedded ones included.
+    logs = changelog_ids(pages)
+    for rec in ds.live_issues():
+        assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
+    assert any(p.entity == "issue_changelogs" for p in pages)
+    assert {p.entity for p in pages} >= {"projects", "issue_types", "statuses", "fields", "boards", "sprints"}
+    assert len({(p.stream, p.page_seq) for p in pages}) == len(pages)
+    row = run_row(engine, run1)
+    assert row.phase == "Running" and row.extract_finished_at is not None
+    assert row.waiting_reason is None
+    for p in projects:
+        assert row.candidate_cursors[f"jira:{p}:issues"]["updatedMs"] > 0
+    with Session(engine) as s:
+        counts = runs.counts(s, run1)
+    assert counts["issues"]["extracted"] == len(ds.issue_keys()) + len(ds.issue_keys())  # search + sweep ids
+
+    commit_cursors(engine, run1)
+    with Session(engine) as s:
+        runs.set_phase(s, run1, runs.RunPhase.SUCCEEDED)
+        s.commit()
+    changed = ds.transition_some(5, seed=9)
+    created = ds.create_issue(projects[0])
+    server.counters.reset()
+
+    run2 = make_run(spec, JIRA_CREDS, entities=ENTITIES, mode="incremental")
+    assert Extraction(settings, run2).run() == EXIT_OK
+    keys2 = issue_keys(raw_pages(engine, run2, "issues"))
+    assert set(changed) | {created} <= set(keys2)
+    assert len(keys2) == len(set(keys2))
+    assert len(keys2) <= len(changed) + 1 + 5  # only what changed (plus the overlap window)
+    assert not [p for p in raw_pages(engine, run2, "issues") if p.params.get("_sweep")]  # swept recently
+
+
+def test_bad_credentials_fail_fast_with_a_clear_reason(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    server = jira_factory()
+    run_id = make_run(jira_spec(server, ["ENG"]), {"email": "bot@quarry.dev", "token": "wrong"}, entities=ENTITIES)
+    assert Extraction(make_settings(), run_id).run() == EXIT_FATAL
+    row = run_row(engine, run_id)
+    assert row.phase == "Failed"
+    assert row.error is not None and "rejected the credentials" in row.error and "401" in row.error
+    assert server.counters.total() == 1  # no retry at all
+    assert "wrong" not in row.error
+
+
+def test_unknown_project_fails_the_run(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    server = jira_factory()
+    run_id = make_run(jira_spec(server, ["NOPE"]), JIRA_CREDS, entities=ENTITIES)
+    assert Extraction(make_settings(), run_id).run() == EXIT_FATAL
+    row = run_row(engine, run_id)
+    assert row.phase == "Failed" and row.error is not None and "NOPE" in row.error
+
+
+def test_bearer_auth_and_per_issue_changelogs(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(150, projects=1, seed=5, long_changelog_rate=0.1)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), {"token": "jira-oauth-token"}, entities=["issues"])
+    assert Extraction(make_settings(jira_changelog_api="issue"), run_id).run() == EXIT_OK
+    pages = raw_pages(engine, run_id)
+    logs = changelog_ids(pages)
+    for rec in ds.live_issues():
+        assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
+    per_issue = [p for p in pages if p.entity == "issue_changelogs"]
+    assert per_issue and all(p.params["_issue_key"] and p.params["_project"] for p in per_issue)
+
+
+def test_storm_of_429_and_503_still_stores_every_issue_once(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(500, projects=1, seed=7)
+    faults = FaultConfig(seed=11, rate_429=0.2, rate_503=0.05, retry_after=1, retry_after_503=1)
+    server = jira_factory(ds, faults=faults)
+    server.config.faults.retry_after = 0  # Retry-After: 0 keeps the storm fast; waits still honoured
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
+    assert Extraction(make_settings(jira_page_size=50), run_id).run() == EXIT_OK
+    keys = issue_keys(raw_pages(engine, run_id, "issues"))
+    assert sorted(keys) == sorted(ds.issue_keys())
+    assert server.counters.by_status[429] > 0 and server.counters.by_status[503] > 0
+    assert server.counters.events["early_retry"] == 0  # never retried before Retry-After
+
+
+@pytest.mark.parametrize("phase", ["Cancelled"])
+def test_cancelled_run_stops_at_the_next_page(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory, phase: str
+) -> None:
+    server = jira_factory()
+    run_id = make_run(jira_spec(server, ["ENG"]), JIRA_CREDS, entities=ENTITIES)
+    with Session(engine) as s:
+        run = s.get(EtlRun, run_id)
+        assert run is not None
+        run.phase = phase
+        s.commit()
+    assert Extraction(make_settings(), run_id).run() == EXIT_OK
+    assert raw_pages(engine, run_id) == []
