@@ -55,9 +55,13 @@ def make_run(engine: Engine, tenant: str, make_settings: MakeSettings) -> MakeRu
         name: str = "src",
     ) -> int:
         with Session(engine) as s:
-            integ = s.scalar(select(Integration).where(Integration.tenant == tenant, Integration.name == name))
+            integ = s.scalar(
+                select(Integration).where(Integration.tenant == tenant, Integration.name == name)
+            )
             if integ is None:
-                integ = Integration(tenant=tenant, name=name, uid=str(uuid.uuid4()), type=spec["type"], spec=spec)
+                integ = Integration(
+                    tenant=tenant, name=name, uid=str(uuid.uuid4()), type=spec["type"], spec=spec
+                )
                 s.add(integ)
                 job = EtlJob(
                     tenant=tenant,
@@ -70,7 +74,9 @@ def make_run(engine: Engine, tenant: str, make_settings: MakeSettings) -> MakeRu
                 s.flush()
             else:
                 integ.spec = spec
-                job = s.scalars(select(EtlJob).where(EtlJob.tenant == tenant, EtlJob.integration_name == name)).one()
+                job = s.scalars(
+                    select(EtlJob).where(EtlJob.tenant == tenant, EtlJob.integration_name == name)
+                ).one()
             secret = spec["credentials"]["secretRef"]["name"]
             store_secret(s, make_settings(), tenant, secret, credentials)
             run = runs.create_run(s, job, integ, mode=mode, entities=entities, trigger="manual")
@@ -84,7 +90,8 @@ def commit_cursors(engine: Engine, run_id: int) -> None:
     """What the workers do when a run completes: candidate cursors become the committed ones."""
     with engine.begin() as conn:
         run = conn.execute(
-            text("select tenant, integration_id, candidate_cursors from etl_runs where id = :id"), {"id": run_id}
+            text("select tenant, integration_id, candidate_cursors from etl_runs where id = :id"),
+            {"id": run_id},
         ).one()
         for key, value in run.candidate_cursors.items():
             scope, _, entity = key.rpartition(":")
@@ -94,7 +101,14 @@ def commit_cursors(engine: Engine, run_id: int) -> None:
                     "values (:t, :i, :s, :e, CAST(:v AS jsonb), :r) on conflict (integration_id, scope, entity) "
                     "do update set value = excluded.value, run_id = excluded.run_id"
                 ),
-                {"t": run.tenant, "i": run.integration_id, "s": scope, "e": entity, "v": _json(value), "r": run_id},
+                {
+                    "t": run.tenant,
+                    "i": run.integration_id,
+                    "s": scope,
+                    "e": entity,
+                    "v": _json(value),
+                    "r": run_id,
+                },
             )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from quarry_core import runs
 from quarry_core.db.models import EtlRun
@@ -13,7 +14,6 @@ from quarry_extractor.runner import EXIT_FATAL, EXIT_OK, Extraction
 from quarry_sandbox.faults import FaultConfig
 from quarry_sandbox.jira_data import JiraDataset
 from quarry_sandbox.jira_server import JiraServer
-from sqlalchemy.orm import Session
 from tests.extractor.conftest import (
     JIRA_CREDS,
     MakeRun,
@@ -34,7 +34,9 @@ def test_full_then_incremental_fetches_only_what_changed(
     engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
 ) -> None:
     # Far west of UTC: a bare JQL datetime written in UTC would miss the last hours of changes.
-    ds = JiraDataset.synthetic(400, projects=2, seed=3, user_timezone="Pacific/Honolulu", long_changelog_rate=0.05)
+    ds = JiraDataset.synthetic(
+        400, projects=2, seed=3, user_timezone="Pacific/Honolulu", long_changelog_rate=0.05
+    )
     server = jira_factory(ds)
     projects = [p.key for p in ds.projects]
     spec = jira_spec(server, projects)
@@ -82,7 +84,9 @@ def test_bad_credentials_fail_fast_with_a_clear_reason(
     engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
 ) -> None:
     server = jira_factory()
-    run_id = make_run(jira_spec(server, ["ENG"]), {"email": "bot@quarry.dev", "token": "wrong"}, entities=ENTITIES)
+    run_id = make_run(
+        jira_spec(server, ["ENG"]), {"email": "bot@quarry.dev", "token": "wrong"}, entities=ENTITIES
+    )
     assert Extraction(make_settings(), run_id).run() == EXIT_FATAL
     row = run_row(engine, run_id)
     assert row.phase == "Failed"
@@ -106,7 +110,9 @@ def test_bearer_auth_and_per_issue_changelogs(
 ) -> None:
     ds = JiraDataset.synthetic(150, projects=1, seed=5, long_changelog_rate=0.1)
     server = jira_factory(ds)
-    run_id = make_run(jira_spec(server, [ds.projects[0].key]), {"token": "jira-oauth-token"}, entities=["issues"])
+    run_id = make_run(
+        jira_spec(server, [ds.projects[0].key]), {"token": "jira-oauth-token"}, entities=["issues"]
+    )
     assert Extraction(make_settings(jira_changelog_api="issue"), run_id).run() == EXIT_OK
     pages = raw_pages(engine, run_id)
     logs = changelog_ids(pages)

@@ -283,6 +283,8 @@ class HttpClient:
     def _sleep(self, seconds: float, reason: str | None) -> None:
         if seconds > self.policy.max_wait_seconds:
             until = datetime.fromtimestamp(time.time() + seconds, UTC)
+            # Left on the run, so the controller knows when a retry can make progress.
+            self.on_wait(reason, until)
             raise RetriableError(f"{reason}: the wait until {until.isoformat()} is longer than allowed")
         if reason is not None:
             self.waiting = True
