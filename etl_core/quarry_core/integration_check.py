@@ -1,0 +1,130 @@
+"""Is an Integration usable? One authenticated request to the source, turned into a Ready verdict.
+
+Jira answers `GET /rest/api/3/myself`, GitHub `GET /user`; both need valid credentials and nothing
+else, so they tell a wrong URL (NotFound), bad credentials (AuthFailed) and an outage
+(Unreachable) apart. The local controller and the kopf operator both call `check_integration`
+and write the result into the Integration's status. Messages may be shown anywhere, so no
+credential value ever appears in one.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from quarry_core.resources import IntegrationSpec, IntegrationType, JiraAuth
+
+
+class CheckReason(StrEnum):
+    VERIFIED = "Verified"
+    AUTH_FAILED = "AuthFailed"
+    UNREACHABLE = "Unreachable"
+    NOT_FOUND = "NotFound"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ready: bool
+    reason: str
+    message: str
+
+
+def probe_url(spec: IntegrationSpec) -> str:
+    path = "/rest/api/3/myself" if spec.type == IntegrationType.JIRA else "/user"
+    return spec.base_url.rstrip("/") + path
+
+
+def auth_header(spec: IntegrationSpec, credentials: dict[str, str]) -> str:
+    """The Authorization header value; KeyError names a missing Secret key."""
+    keys = spec.credentials.secret_ref.keys
+    token = credentials[keys.token]
+    if spec.auth_style == JiraAuth.BASIC:
+        user = credentials[keys.username]
+        return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+    return f"Bearer {token}"
+
+
+def _shown_url(url: str) -> str:
+    """The URL without any user:password@ part."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _scrub(text: str, credentials: dict[str, str]) -> str:
+    for value in credentials.values():
+        if len(value) >= 3:
+            text = text.replace(value, "***")
+    return text
+
+
+def _identity(spec: IntegrationSpec, response: httpx.Response) -> str | None:
+    """Who the credentials belong to, from a successful answer; None if it is not the expected API."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    if spec.type == IntegrationType.JIRA:
+        name = body.get("emailAddress") or body.get("displayName") or body.get("accountId")
+    else:
+        name = body.get("login")
+    return str(name) if name else None
+
+
+def classify(spec: IntegrationSpec, response: httpx.Response) -> CheckResult:
+    """The verdict for one answer of the probe endpoint (pure; tests feed it responses)."""
+    url = _shown_url(str(response.request.url))
+    status = response.status_code
+    if status == 200:
+        who = _identity(spec, response)
+        if who is None:
+            return CheckResult(False, CheckReason.NOT_FOUND, f"{url} did not answer like the {spec.type} API")
+        return CheckResult(True, CheckReason.VERIFIED, f"authenticated to {spec.base_url} as {who}")
+    if status == 429 or status >= 500:
+        return CheckResult(False, CheckReason.UNREACHABLE, f"{url} answered HTTP {status}; will check again")
+    if status == 403 and response.headers.get("x-ratelimit-remaining") == "0":
+        message = f"{url} is rate limited (HTTP 403); will check again"
+        return CheckResult(False, CheckReason.UNREACHABLE, message)
+    if status in (401, 403):
+        return CheckResult(
+            False, CheckReason.AUTH_FAILED, f"{url} refused the credentials (HTTP {status}); check the Secret"
+        )
+    if status in (404, 410):
+        message = f"{url} does not exist (HTTP {status}); check baseUrl"
+        return CheckResult(False, CheckReason.NOT_FOUND, message)
+    return CheckResult(False, CheckReason.UNREACHABLE, f"{url} answered an unexpected HTTP {status}")
+
+
+def check_integration(
+    spec: IntegrationSpec,
+    credentials: dict[str, str],
+    timeout: float = 10,
+    transport: httpx.BaseTransport | None = None,
+) -> CheckResult:
+    """Probe the source once with the integration's credentials; never raises for network errors."""
+    try:
+        header = auth_header(spec, credentials)
+    except KeyError as exc:
+        key = exc.args[0]
+        secret = spec.credentials.secret_ref.name
+        return CheckResult(False, CheckReason.AUTH_FAILED, f"Secret {secret} has no key {key!r}")
+    url = probe_url(spec)
+    headers = {"Authorization": header, "Accept": "application/json", "User-Agent": "quarry-check"}
+    try:
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client:
+            response = client.get(url, headers=headers)
+    except httpx.TimeoutException:
+        message = f"{_shown_url(url)} did not answer within {timeout:g}s"
+        return CheckResult(False, CheckReason.UNREACHABLE, message)
+    except httpx.HTTPError as exc:
+        detail = _scrub(f"{type(exc).__name__}: {exc}", credentials)
+        return CheckResult(False, CheckReason.UNREACHABLE, f"cannot reach {_shown_url(url)} ({detail})")
+    result = classify(spec, response)
+    return CheckResult(result.ready, result.reason, _scrub(result.message, credentials))
