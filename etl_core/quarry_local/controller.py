@@ -1,0 +1,647 @@
+"""The local controller: the reconcile and scaling cores carried out with database rows and processes.
+
+One pass (`tick`) does what the kopf operator's handlers and timers do on Kubernetes:
+settle exited run processes (retry or fail through the core), verify Integrations whose spec or
+Secret changed (or every few minutes), reconcile every EtlJob and carry out its decisions in
+order, keep one `quarry extract --run-id N` (or `quarry retransform --run-id N`) per active run,
+and size the transform/load worker processes from queue depth with the same scaler as the operator.
+
+Only one controller may act on a database at a time: it holds a PostgreSQL advisory lock on a
+connection of its own, which also LISTENs for resource changes so `quarry apply` and `quarry run`
+wake it at once instead of at the next poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import Engine
+from sqlalchemy import select as sql_select
+from sqlalchemy.orm import Session
+
+from quarry_core.db.engine import session_factory, session_scope
+from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret
+from quarry_core.errors import FatalError
+from quarry_core.integration_check import CheckResult, check_integration
+from quarry_core.queue.base import QueueBackend
+from quarry_core.queue.factory import open_queue
+from quarry_core.reconcile import (
+    CancelRun,
+    Decision,
+    FailRun,
+    IntegrationView,
+    JobView,
+    Retransform,
+    RetryRun,
+    StartRun,
+    UpdateStatus,
+)
+from quarry_core.resources import (
+    ConditionType,
+    EtlJobSpec,
+    EtlJobStatus,
+    IntegrationSpec,
+    IntegrationStatus,
+    IntegrationType,
+    WorkerPoolSettings,
+    WorkersStatus,
+    WorkerStatus,
+    get_condition,
+    set_condition,
+)
+from quarry_core.run_actions import (
+    cancel_run,
+    create_run_for,
+    fail_run,
+    load_run_views,
+    reconcile_job,
+    report_attempt_failure,
+    retry_run,
+)
+from quarry_core.scaling import QueueObservation, ScalerState, decide_replicas, worker_status
+from quarry_core.secrets import resolve_credentials
+from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, RunPhase, RunTrigger, Stage
+from quarry_local.processes import QUARRY, Child, Supervisor, describe_exit
+from quarry_local.retransform import replay
+from quarry_local.settings import LocalSettings
+from quarry_local.store import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 7_263_013  # one controller per database (migrate uses 7_263_011, run completion 7_263_012)
+EXIT_FATAL = 3  # the extract process already marked the run Failed
+WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
+_QUICK_EXIT_SECONDS = 10.0
+
+RECONCILES = Counter("quarry_local_reconciles_total", "EtlJob reconciles by the local controller")
+TICK_SECONDS = Histogram("quarry_local_tick_seconds", "Duration of one controller pass")
+RUN_PROCESSES = Gauge("quarry_local_run_processes", "Extract/retransform processes running")
+WORKER_PROCESSES = Gauge("quarry_local_worker_processes", "Worker processes running", ["stage"])
+DESIRED_WORKERS = Gauge("quarry_local_desired_workers", "Worker processes the scaler wants", ["stage"])
+QUEUE_DEPTH = Gauge("quarry_queue_depth", "Ready + unacked messages, as the scaler read it", ["stage"])
+LEADER = Gauge("quarry_local_controller_leader", "1 while this process holds the controller lock")
+PROCESS_EXITS = Counter("quarry_local_process_exits_total", "Child process exits", ["role", "outcome"])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Commands:
+    """How run and worker processes are started (tests substitute small scripts)."""
+
+    quarry: tuple[str, ...] = QUARRY
+
+    def extract(self, run_id: int) -> list[str]:
+        return [*self.quarry, "extract", "--run-id", str(run_id)]
+
+    def worker(self, stage: Stage) -> list[str]:
+        return [*self.quarry, "worker", stage.value]
+
+
+# --- pure helpers ------------------------------------------------------------------------------
+
+
+def merged_pool(pools: Sequence[WorkerPoolSettings], cap: int) -> WorkerPoolSettings:
+    """One local pool serves every job's messages, so it takes the most generous of their settings."""
+    if not pools:
+        default = WorkerPoolSettings()
+        capped = {"max_replicas": min(default.max_replicas, cap), "fallback_replicas": min(1, cap)}
+        return default.model_copy(update=capped)
+    max_replicas = min(max(p.max_replicas for p in pools), cap)
+    return WorkerPoolSettings(
+        min_replicas=min(max(p.min_replicas for p in pools), max_replicas),
+        max_replicas=max_replicas,
+        target_per_replica=min(p.target_per_replica for p in pools),
+        activation=min(p.activation for p in pools),
+        cooldown_seconds=max(p.cooldown_seconds for p in pools),
+        polling_seconds=min(p.polling_seconds for p in pools),
+        stabilization_seconds=max(p.stabilization_seconds for p in pools),
+        failure_threshold=min(p.failure_threshold for p in pools),
+        fallback_replicas=min(max(p.fallback_replicas for p in pools), max_replicas),
+    )
+
+
+def integration_view(row: Integration | None) -> IntegrationView | None:
+    if row is None:
+        return None
+    status = IntegrationStatus.model_validate(row.status or {})
+    ready = get_condition(status.conditions, ConditionType.READY)
+    return IntegrationView(
+        name=row.name,
+        type=IntegrationType(row.type),
+        ready=status.phase == IntegrationPhase.READY,
+        reason=ready.reason if ready else "NotChecked",
+        message=ready.message if ready else "the integration has not been checked yet",
+    )
+
+
+def integration_status(
+    old: IntegrationStatus, result: CheckResult, generation: int, now: datetime
+) -> IntegrationStatus:
+    conditions = set_condition(
+        old.conditions, ConditionType.READY, result.ready, result.reason, result.message, now, generation
+    )
+    return old.model_copy(
+        update={
+            "phase": IntegrationPhase.READY if result.ready else IntegrationPhase.ERROR,
+            "conditions": conditions,
+            "last_check_time": now,
+            "observed_generation": generation,
+        }
+    )
+
+
+def check_due(
+    status: IntegrationStatus,
+    generation: int,
+    secret_changed_at: datetime | None,
+    now: datetime,
+    settings: LocalSettings,
+) -> bool:
+    last = status.last_check_time
+    if last is None or status.observed_generation != generation:
+        return True
+    if secret_changed_at is not None and secret_changed_at > last:
+        return True
+    every = (
+        settings.integration_recheck_seconds
+        if status.phase == IntegrationPhase.READY
+        else settings.integration_error_recheck_seconds
+    )
+    return now - last >= timedelta(seconds=every)
+
+
+# --- the controller ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Pool:
+    state: ScalerState = field(default_factory=ScalerState)
+    desired: int = 0
+    next_poll: datetime | None = None
+    status: WorkerStatus | None = None
+    serial: int = 0
+    restart_after: float = 0.0
+    crash_backoff: float = 1.0
+    activated_at: float | None = None  # monotonic time the pool last went from 0 to >0 (bench)
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: LocalSettings,
+        engine: Engine,
+        supervisor: Supervisor,
+        commands: Commands | None = None,
+        checker: Callable[[IntegrationSpec, dict[str, str], float], CheckResult] = check_integration,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self.supervisor = supervisor
+        self.commands = commands or Commands()
+        self.checker = checker
+        self.clock = clock
+        self.pools = {stage: _Pool() for stage in WORKER_STAGES}
+        self.finished_ok: set[int] = set()  # runs whose process exited 0 in this controller's life
+        self.events: list[tuple[float, str, str]] = []  # (monotonic, what, detail) for the bench
+        self._queue: QueueBackend | None = None
+        self._lock_conn: Any = None
+        self._wake = False
+        self._completer = _load_completer()
+
+    # -- leadership ----------------------------------------------------------------------------
+
+    def try_acquire(self) -> bool:
+        """Take the controller lock if no other controller holds it (non-blocking)."""
+        if self._lock_conn is not None:
+            return True
+        raw = self.engine.raw_connection()
+        raw.detach()  # a connection of its own: the lock lives exactly as long as it does
+        conn = raw.driver_connection
+        assert conn is not None
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,))
+            row = cur.fetchone()
+            if not row or not row[0]:
+                conn.close()
+                return False
+            cur.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._lock_conn = conn
+        LEADER.set(1)
+        log.info("controller lock acquired")
+        return True
+
+    def release(self) -> None:
+        conn, self._lock_conn = self._lock_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken is as good as closed
+                conn.close()  # closing the session releases the advisory lock
+        LEADER.set(0)
+
+    @property
+    def leader(self) -> bool:
+        return self._lock_conn is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout`; True when a resource change woke us."""
+        conn = self._lock_conn
+        if conn is None:
+            time.sleep(timeout)
+            return False
+        try:
+            if not conn.notifies:
+                select.select([conn], [], [], max(timeout, 0))
+            conn.poll()
+        except Exception:
+            log.error("lost the controller's database connection; stopping children", exc_info=True)
+            self.release()
+            self.supervisor.stop_all(self.settings.stop_grace_seconds)
+            return False
+        woke = bool(conn.notifies)
+        conn.notifies.clear()
+        return woke
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, block_for_lock: bool = True) -> None:
+        """Tick until `stop` is set, then stop every child process and release the lock."""
+        announced = False
+        try:
+            while not stop.is_set():
+                if not self.leader and not self.try_acquire():
+                    if not block_for_lock:
+                        return
+                    if not announced:
+                        log.warning("another controller holds the lock on this database; waiting")
+                        announced = True
+                    stop.wait(2.0)
+                    continue
+                self.run_until(stop)
+        finally:
+            self.shutdown()
+
+    def run_until(self, stop: threading.Event | Callable[[], bool]) -> None:
+        """Leader loop: full passes when due or woken, child polling in between."""
+        done = stop.is_set if isinstance(stop, threading.Event) else stop
+        next_tick = 0.0
+        while not done() and self.leader:
+            now = time.monotonic()
+            exited = any(c.poll() is not None for c in self.supervisor.children.values())
+            if exited or self._wake or now >= next_tick:
+                self._wake = False
+                delay = self.tick()
+                next_tick = time.monotonic() + delay
+            self.supervisor.enforce_deadlines()
+            if self.wait(min(0.25, max(next_tick - time.monotonic(), 0))):
+                self._wake = True
+
+    def shutdown(self) -> None:
+        stopped = self.supervisor.stop_all(self.settings.stop_grace_seconds)
+        if stopped:
+            log.info("stopped %d child processes", len(stopped))
+        if self._queue is not None:
+            with contextlib.suppress(Exception):
+                self._queue.close()
+            self._queue = None
+        self.release()
+        RUN_PROCESSES.set(0)
+        for stage in WORKER_STAGES:
+            WORKER_PROCESSES.labels(stage.value).set(0)
+
+    def tick(self) -> float:
+        """One pass; returns the seconds until the next pass is due."""
+        started = time.monotonic()
+        now = self.clock()
+        delays = [self.settings.tick_seconds]
+        self._settle_exits()
+        self._check_integrations(now)
+        delays.append(self._scale_workers(now))
+        delays += self._reconcile_jobs(now)
+        self._ensure_run_processes()
+        self._complete_runs()
+        TICK_SECONDS.observe(time.monotonic() - started)
+        return max(min(delays), 0.05)
+
+    # -- run processes -------------------------------------------------------------------------
+
+    def _settle_exits(self) -> None:
+        for child in self.supervisor.reap():
+            code = child.exit_code if child.exit_code is not None else -1
+            role = child.key.split("/")[0]
+            if child.stopping:
+                PROCESS_EXITS.labels(role, "stopped").inc()
+                continue  # we stopped it: an interrupted run resumes, a worker was scaled down
+            if role == "run":
+                self._settle_run_exit(child, code)
+            else:
+                self._settle_worker_exit(child, code)
+
+    def _settle_run_exit(self, child: Child, code: int) -> None:
+        run_id = int(child.key.split("/")[1])
+        if code == 0:
+            PROCESS_EXITS.labels("run", "ok").inc()
+            self.finished_ok.add(run_id)
+            self.events.append((time.monotonic(), "run-exited", str(run_id)))
+            return
+        PROCESS_EXITS.labels("run", "fatal" if code == EXIT_FATAL else "failed").inc()
+        tail = child.tail(3)
+        error = f"{child.argv[-3]} {describe_exit(code)}" + (f": {tail}" if tail else "")
+        log.warning("run %d: %s", run_id, error)
+        with session_scope(self.sessions) as session:
+            run = session.get(EtlRun, run_id)
+            if run is None or RunPhase(run.phase) not in ACTIVE_RUN_PHASES:
+                return
+            if code == EXIT_FATAL:
+                # It meant to fail the run itself; make sure the run does not hang if it could not.
+                fail_run(session, FailRun(str(run_id), "ExtractFailed", error))
+            else:
+                report_attempt_failure(session, run_id, error)
+
+    def _settle_worker_exit(self, child: Child, code: int) -> None:
+        stage = Stage(child.key.split("/")[1])
+        pool = self.pools[stage]
+        PROCESS_EXITS.labels("worker", "ok" if code == 0 else "failed").inc()
+        if code != 0:
+            log.warning("%s %s: %s", child.key, describe_exit(code), child.tail(3))
+        if time.monotonic() - child.started_at < _QUICK_EXIT_SECONDS:
+            # A crash loop (bad configuration, database away): back off like a kubelet does.
+            pool.restart_after = time.monotonic() + pool.crash_backoff
+            pool.crash_backoff = min(pool.crash_backoff * 2, 60.0)
+        else:
+            pool.crash_backoff = 1.0
+
+    def _ensure_run_processes(self) -> None:
+        with self.sessions() as session:
+            rows = session.execute(
+                sql_select(
+                    EtlRun.id, EtlRun.phase, EtlRun.trigger, EtlRun.attempt_error, EtlRun.extract_finished_at
+                ).where(EtlRun.phase.in_([p.value for p in ACTIVE_RUN_PHASES]))
+            ).all()
+        active = {r.id: r for r in rows}
+        for child in self.supervisor.running("run/"):
+            run_id = int(child.key.split("/")[1])
+            if run_id not in active and not child.stopping:
+                self.supervisor.request_stop(child.key)  # cancelled, failed or deleted
+        for r in rows:
+            key = f"run/{r.id}"
+            needs_process = (
+                r.phase in (RunPhase.PENDING.value, RunPhase.RUNNING.value)
+                and r.attempt_error is None
+                and r.extract_finished_at is None
+                and r.id not in self.finished_ok
+            )
+            if not needs_process or key in self.supervisor.children:
+                continue
+            if r.trigger == RunTrigger.RETRANSFORM.value:
+                self._replay(r.id)
+                continue
+            self.supervisor.start(key, self.commands.extract(r.id), log_name=f"run-{r.id}")
+            self.events.append((time.monotonic(), "run-started", str(r.id)))
+        RUN_PROCESSES.set(len(self.supervisor.running("run/")))
+
+    def _replay(self, run_id: int) -> None:
+        try:
+            published = replay(self.sessions, self._open_queue(), run_id)
+            log.info("run %d: re-transforming %d stored pages", run_id, published)
+        except Exception as exc:
+            log.exception("run %d: replaying raw pages failed", run_id)
+            with session_scope(self.sessions) as session:
+                report_attempt_failure(session, run_id, f"replay failed: {exc}")
+
+    def _open_queue(self) -> QueueBackend:
+        if self._queue is None:
+            self._queue = open_queue(self.settings)
+            self._queue.declare()
+        return self._queue
+
+    def _complete_runs(self) -> None:
+        if self._completer is None:
+            return
+        with self.sessions() as session:
+            ids = session.scalars(
+                sql_select(EtlRun.id).where(
+                    EtlRun.phase.in_([p.value for p in ACTIVE_RUN_PHASES]),
+                    EtlRun.extract_finished_at.is_not(None) | EtlRun.id.in_(sorted(self.finished_ok) or [0]),
+                )
+            ).all()
+        for run_id in ids:
+            if f"run/{run_id}" in self.supervisor.children:
+                continue
+            try:
+                with session_scope(self.sessions) as session:
+                    self._completer(session, run_id)
+            except Exception:
+                log.exception("completing run %d failed", run_id)
+
+    # -- integrations ----------------------------------------------------------------------------
+
+    def _check_integrations(self, now: datetime) -> None:
+        due: list[tuple[int, int, IntegrationSpec, dict[str, str] | CheckResult]] = []
+        with self.sessions() as session:
+            rows = session.execute(
+                sql_select(Integration, Secret.updated_at).outerjoin(
+                    Secret,
+                    (Secret.tenant == Integration.tenant)
+                    & (Secret.name == Integration.spec["credentials"]["secretRef"]["name"].astext),
+                )
+            ).all()
+            for row, secret_changed in rows:
+                status = IntegrationStatus.model_validate(row.status or {})
+                if not check_due(status, row.generation, secret_changed, now, self.settings):
+                    continue
+                spec = IntegrationSpec.model_validate(row.spec)
+                try:
+                    creds: dict[str, str] | CheckResult = resolve_credentials(
+                        session, self.settings, row.tenant, spec.credentials.secret_ref.name
+                    )
+                except FatalError as exc:
+                    creds = CheckResult(False, "SecretNotFound", str(exc))
+                due.append((row.id, row.generation, spec, creds))
+        if not due:
+            return
+        timeout = self.settings.integration_check_timeout
+
+        def probe(item: tuple[int, int, IntegrationSpec, dict[str, str] | CheckResult]) -> CheckResult:
+            _, _, spec, creds = item
+            return creds if isinstance(creds, CheckResult) else self.checker(spec, creds, timeout)
+
+        with ThreadPoolExecutor(max_workers=min(len(due), 8)) as pool:
+            results = list(pool.map(probe, due))
+        with session_scope(self.sessions) as session:
+            for (row_id, generation, _, _), result in zip(due, results, strict=True):
+                checked = session.get(Integration, row_id, with_for_update=True)
+                if checked is None:
+                    continue
+                old = IntegrationStatus.model_validate(checked.status or {})
+                new = integration_status(old, result, generation, now)
+                checked.status = new.to_document()
+                checked.resource_version += 1
+                where = f"{checked.tenant}/{checked.name}"
+                log.info("integration %s: %s (%s)", where, result.reason, result.message)
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def _reconcile_jobs(self, now: datetime) -> list[float]:
+        with self.sessions() as session:
+            job_ids = session.scalars(sql_select(EtlJob.id).order_by(EtlJob.id)).all()
+        delays = []
+        for job_id in job_ids:
+            try:
+                with session_scope(self.sessions) as session:
+                    delay = self._reconcile_job(session, job_id, now)
+            except Exception:
+                log.exception("reconciling job %d failed", job_id)
+                delay = 5.0
+            if delay is not None:
+                delays.append(delay)
+        return delays
+
+    def _reconcile_job(self, session: Session, job_id: int, now: datetime) -> float | None:
+        job = session.get(EtlJob, job_id, with_for_update=True)
+        if job is None:
+            return None
+        spec = EtlJobSpec.model_validate(job.spec)
+        status = EtlJobStatus.model_validate(job.status or {})
+        integration: Integration | None = session.scalar(
+            sql_select(Integration).where(
+                Integration.tenant == job.tenant, Integration.name == job.integration_name
+            )
+        )
+        view = JobView(job.tenant, job.name, spec, job.generation, status)
+        runs = load_run_views(session, job.id)
+        result = reconcile_job(session, view, integration_view(integration), runs, now)
+        RECONCILES.inc()
+        new_status = status
+        for decision in result.decisions:
+            new_status = self._carry_out(session, job, integration, spec, decision) or new_status
+        new_status = new_status.model_copy(update={"workers": self._workers_status()})
+        if new_status != status:
+            job.status = new_status.to_document()
+            job.resource_version += 1
+        return result.requeue_after
+
+    def _carry_out(
+        self,
+        session: Session,
+        job: EtlJob,
+        integration: Integration | None,
+        spec: EtlJobSpec,
+        decision: Decision,
+    ) -> EtlJobStatus | None:
+        if isinstance(decision, StartRun | Retransform):
+            assert integration is not None  # the core starts nothing without a ready integration
+            run = create_run_for(session, job, integration, decision, spec.retry.max_attempts)
+            log.info("job %s/%s: run %d created (%s)", job.tenant, job.name, run.id, run.trigger)
+            self.events.append((time.monotonic(), "run-created", str(run.id)))
+        elif isinstance(decision, RetryRun):
+            retry_run(session, decision)
+            self.finished_ok.discard(int(decision.run_id))
+            log.info("run %s: retrying as attempt %d", decision.run_id, decision.attempt)
+        elif isinstance(decision, FailRun):
+            fail_run(session, decision)
+            log.warning("run %s failed: %s", decision.run_id, decision.message)
+        elif isinstance(decision, CancelRun):
+            cancel_run(session, decision)
+            log.info("run %s cancelled (%s)", decision.run_id, decision.reason)
+        elif isinstance(decision, UpdateStatus):
+            return decision.status
+        return None
+
+    # -- workers ---------------------------------------------------------------------------------
+
+    def _pool_settings(self) -> dict[Stage, WorkerPoolSettings]:
+        with self.sessions() as session:
+            specs = session.scalars(sql_select(EtlJob.spec)).all()
+        parsed = [EtlJobSpec.model_validate(s) for s in specs]
+        live = [s for s in parsed if not s.suspend]
+        cap = self.settings.max_workers_per_stage
+        # Qdrant local mode admits one client per directory: one load process unless a server is used.
+        local_vectors = not self.settings.qdrant_url and os.environ.get("QUARRY_EMBEDDER") != "off"
+        return {
+            Stage.TRANSFORM: merged_pool([s.workers.transform for s in live], cap),
+            Stage.LOAD: merged_pool([s.workers.load for s in live], 1 if local_vectors else cap),
+        }
+
+    def _observe(self, stage: Stage) -> QueueObservation:
+        try:
+            return QueueObservation(self._open_queue().depth(stage).total)
+        except Exception as exc:  # any failed read counts toward the fallback
+            log.warning("reading the %s queue depth failed: %s", stage, exc)
+            if self._queue is not None:
+                with contextlib.suppress(Exception):
+                    self._queue.close()
+            self._queue = None
+            return QueueObservation.failed(str(exc))
+
+    def _scale_workers(self, now: datetime) -> float:
+        settings = self._pool_settings()
+        delays = []
+        for stage, pool in self.pools.items():
+            pool_settings = settings[stage]
+            if pool.next_poll is None or now >= pool.next_poll:
+                observation = self._observe(stage)
+                decision = decide_replicas(pool_settings, pool.state, observation, now)
+                pool.state = decision.state
+                if pool.desired == 0 and decision.replicas > 0:
+                    pool.activated_at = time.monotonic()
+                    self.events.append((pool.activated_at, "pool-activated", stage.value))
+                pool.desired = decision.replicas
+                pool.status = worker_status(decision)
+                pool.next_poll = now + timedelta(seconds=pool_settings.polling_seconds)
+                if observation.depth is not None:
+                    QUEUE_DEPTH.labels(stage.value).set(observation.depth)
+                DESIRED_WORKERS.labels(stage.value).set(pool.desired)
+            self._converge(stage, pool)
+            delays.append((pool.next_poll - now).total_seconds())
+        return min(delays)
+
+    def _converge(self, stage: Stage, pool: _Pool) -> None:
+        prefix = f"worker/{stage.value}/"
+        alive = [c for c in self.supervisor.running(prefix) if not c.stopping]
+        if len(alive) < pool.desired and time.monotonic() >= pool.restart_after:
+            for _ in range(pool.desired - len(alive)):
+                pool.serial += 1
+                key = f"{prefix}{pool.serial}"
+                self.supervisor.start(key, self.commands.worker(stage), log_name=f"worker-{stage.value}")
+                self.events.append((time.monotonic(), "worker-started", stage.value))
+        elif len(alive) > pool.desired:
+            newest_first = sorted(alive, key=lambda c: int(c.key.rsplit("/", 1)[1]), reverse=True)
+            for child in newest_first[: len(alive) - pool.desired]:
+                self.supervisor.request_stop(child.key)
+        running = [c for c in self.supervisor.running(prefix) if not c.stopping]
+        WORKER_PROCESSES.labels(stage.value).set(len(running))
+        if pool.status is not None:
+            pool.status = pool.status.model_copy(update={"replicas": len(running)})
+
+    def _workers_status(self) -> WorkersStatus | None:
+        transform, load = self.pools[Stage.TRANSFORM].status, self.pools[Stage.LOAD].status
+        if transform is None and load is None:
+            return None
+        return WorkersStatus(transform=transform, load=load)
+
+
+def _load_completer() -> Callable[[Session, int], object] | None:
+    """The workers' run completion, when that package is installed in this checkout."""
+    try:
+        from quarry_core.completion import complete_if_done
+    except ImportError:
+        return None
+    fn: Callable[[Session, int], object] = complete_if_done
+    return fn
+

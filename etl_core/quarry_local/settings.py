@@ -1,0 +1,41 @@
+"""Settings of the local runtime (`quarry up`, and `quarry run` when it drives the controller itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from quarry_core.settings import CoreSettings
+
+
+class LocalSettings(CoreSettings):
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="QUARRY_PORT")
+    host: str = Field(default="127.0.0.1", validation_alias="QUARRY_HOST")
+    tick_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias="QUARRY_CONTROLLER_TICK_SECONDS",
+        description="Longest sleep between passes; changes wake the controller at once (LISTEN/NOTIFY).",
+    )
+    stop_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        validation_alias="QUARRY_STOP_GRACE_SECONDS",
+        description="How long a process may take to exit after SIGTERM before it gets SIGKILL.",
+    )
+    max_workers_per_stage: int = Field(
+        default=4,
+        ge=1,
+        validation_alias="QUARRY_MAX_WORKERS_PER_STAGE",
+        description="Local cap on transform (and load) processes, whatever the EtlJobs ask for.",
+    )
+    integration_recheck_seconds: float = Field(default=300.0, gt=0, validation_alias="QUARRY_RECHECK_SECONDS")
+    integration_error_recheck_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="QUARRY_ERROR_RECHECK_SECONDS"
+    )
+    integration_check_timeout: float = Field(default=10.0, gt=0, validation_alias="QUARRY_CHECK_TIMEOUT")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
