@@ -152,7 +152,8 @@ def test_budget_is_never_exceeded_even_by_two_processes(
     run_b = make_run(spec, JIRA_CREDS, entities=["issues"])
     codes: list[int] = []
     threads = [
-        threading.Thread(target=lambda r=r: codes.append(Extraction(settings, r).run())) for r in (run_a, run_b)
+        threading.Thread(target=lambda r=r: codes.append(Extraction(settings, r).run()))
+        for r in (run_a, run_b)
     ]
     for t in threads:
         t.start()
