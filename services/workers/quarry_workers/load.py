@@ -74,6 +74,9 @@ def upsert_rows(
     groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         full = {**row, "tenant": tenant, "integration_id": integration_id, "raw_id": raw_id}
+        for column, value in full.items():
+            if isinstance(value, str) and "\x00" in value:
+                full[column] = value.replace("\x00", "")  # PostgreSQL text cannot hold NUL
         unknown = set(full) - set(tbl.c.keys())
         if unknown:
             raise FatalError(f"{name}: unknown columns {sorted(unknown)}")

@@ -158,6 +158,8 @@ class VectorStore:
 
         self.embedder = embedder
         self.client = QdrantClient(url=url) if url else QdrantClient(path=str(path))
+        # Local mode ignores payload indexes (it scans); the server gets the tenant index.
+        self.server = bool(url)
         self.collection = f"quarry_{re.sub(r'[^a-z0-9]+', '_', embedder.name.lower())}"
         self._ensure()
 
@@ -169,11 +171,16 @@ class VectorStore:
                 self.collection,
                 vectors_config=models.VectorParams(size=self.embedder.dim, distance=models.Distance.COSINE),
             )
+        if self.server and not self._has_tenant_index():
             self.client.create_payload_index(
                 self.collection,
                 "tenant",
                 field_schema=models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
             )
+
+    def _has_tenant_index(self) -> bool:
+        schema = self.client.get_collection(self.collection).payload_schema or {}
+        return "tenant" in schema
 
     def upsert(self, records: Sequence[VectorRecord]) -> int:
         from qdrant_client import models
