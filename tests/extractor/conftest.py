@@ -98,7 +98,8 @@ def commit_cursors(engine: Engine, run_id: int) -> None:
             conn.execute(
                 text(
                     "insert into sync_cursors (tenant, integration_id, scope, entity, value, run_id) "
-                    "values (:t, :i, :s, :e, CAST(:v AS jsonb), :r) on conflict (integration_id, scope, entity) "
+                    "values (:t, :i, :s, :e, CAST(:v AS jsonb), :r) "
+                    "on conflict (integration_id, scope, entity) "
                     "do update set value = excluded.value, run_id = excluded.run_id"
                 ),
                 {
