@@ -231,9 +231,9 @@ class Controller:
         if self._lock_conn is not None:
             return True
         raw = self.engine.raw_connection()
-        raw.detach()  # a connection of its own: the lock lives exactly as long as it does
-        conn = raw.driver_connection
+        conn = raw.dbapi_connection
         assert conn is not None
+        raw.detach()  # a connection of its own: the lock lives exactly as long as it does
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,))
@@ -315,6 +315,13 @@ class Controller:
         stopped = self.supervisor.stop_all(self.settings.stop_grace_seconds)
         if stopped:
             log.info("stopped %d child processes", len(stopped))
+        if self.leader:
+            # Leave the jobs' status showing how their runs ended, not how they were a moment ago.
+            try:
+                self._complete_runs()
+                self._reconcile_jobs(self.clock())
+            except Exception:
+                log.exception("the last status pass failed")
         if self._queue is not None:
             with contextlib.suppress(Exception):
                 self._queue.close()
@@ -645,3 +652,65 @@ def _load_completer() -> Callable[[Session, int], object] | None:
     fn: Callable[[Session, int], object] = complete_if_done
     return fn
 
+
+def child_environment(settings: LocalSettings) -> dict[str, str]:
+    """What every child needs to find the same database, queue and data directory as this process."""
+    from quarry_core.db.engine import database_url
+
+    env = {"DATABASE_URL": database_url(settings), "QUARRY_DATA_DIR": str(settings.data_dir)}
+    if settings.amqp_url:
+        env["AMQP_URL"] = settings.amqp_url
+    env["QUARRY_QUEUE_PREFIX"] = settings.queue_prefix
+    return env
+
+
+class ControllerThread:
+    """The controller on a thread of its own (for `quarry up` and `quarry run`); children die with it."""
+
+    def __init__(self, settings: LocalSettings, engine: Engine, commands: Commands | None = None) -> None:
+        os.environ.pop("QUARRY_HEALTH_PORT", None)  # many workers cannot share one health port
+        supervisor = Supervisor(child_environment(settings), settings.log_dir, settings.stop_grace_seconds)
+        self.controller = Controller(settings, engine, supervisor, commands)
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self, wait_for_lock: bool = False) -> bool:
+        """Start if this process can lead (or, with `wait_for_lock`, start waiting to lead)."""
+        if not wait_for_lock and not self.controller.try_acquire():
+            return False
+        self.thread = threading.Thread(target=self._run, name="quarry-controller", daemon=True)
+        self.thread.start()
+        return True
+
+    def _run(self) -> None:
+        try:
+            self.controller.run(self.stop_event)
+        except BaseException as exc:
+            self.error = exc
+            log.exception("the controller stopped with an error")
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+def controller_running(engine: Engine) -> bool:
+    """Whether some process holds the controller lock on this database."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        held = conn.execute(
+            text(
+                "select count(*) from pg_locks where locktype = 'advisory' and classid = 0 and objid = :k "
+                "and objsubid = 1 and granted "
+                "and database = (select oid from pg_database where datname = current_database())"
+            ),
+            {"k": LOCK_KEY},
+        ).scalar_one()
+    return bool(held)

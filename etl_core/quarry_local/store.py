@@ -16,8 +16,10 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from quarry_core.db.engine import get_engine, session_factory
+from quarry_core.db.migrate import current_revision, head_revision, upgrade
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret, Tenant
 from quarry_core.errors import FatalError
 from quarry_core.manifests import load_manifests
@@ -171,6 +173,14 @@ def _apply_integration(session: Session, namespace: str, m: IntegrationResource)
 def _apply_job(session: Session, namespace: str, m: EtlJobResource) -> Applied:
     spec = m.spec.to_document()
     return _upsert(session, EtlJob, namespace, m, spec, {"integration_name": m.spec.integration_ref.name})
+
+
+def connect(settings: CoreSettings) -> sessionmaker[Session]:
+    """Sessions on the configured (or embedded) database, its schema brought up to date first."""
+    engine = get_engine(settings)
+    if current_revision(engine) != head_revision():
+        upgrade(engine)
+    return session_factory(engine)
 
 
 # --- reading -------------------------------------------------------------------------------------
