@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from quarry_core.errors import ConfigError
 
 # Each module registers its sub-commands; later modules add, none rework.
-COMMAND_MODULES = ("quarry_cli.commands.admin", "quarry_cli.commands.extract", "quarry_cli.commands.workers")
+COMMAND_MODULES = (
+    "quarry_cli.commands.admin",
+    "quarry_cli.commands.extract",
+    "quarry_cli.commands.workers",
+    "quarry_cli.commands.resources",
+    "quarry_cli.commands.run",
+    "quarry_cli.commands.up",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
