@@ -1,0 +1,179 @@
+"""Thin, synchronous calls to the Kubernetes API (the official client), returning plain dicts.
+
+Every call the operator makes is here, and `API_CALLS` lists them as RBAC rules; a test checks
+that the chart's Role grants exactly these and that the operator uses nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes.client
+import kubernetes.config
+from kubernetes.client.exceptions import ApiException
+
+from quarry_core.resources import GROUP, VERSION
+
+MERGE_PATCH = "application/merge-patch+json"
+ETLJOBS = "etljobs"
+INTEGRATIONS = "integrations"
+
+# (apiGroup, resource, verb) of every request the operator (kopf included) makes.
+KOPF_CALLS: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        # kopf watches the resources it has handlers for and patches them (finalizers, annotations).
+        *{(GROUP, r, v) for r in (ETLJOBS, INTEGRATIONS) for v in ("list", "watch", "patch")},
+        ("batch", "jobs", "list"),
+        ("batch", "jobs", "watch"),
+        # kopf reports handler failures as events.
+        ("", "events", "create"),
+    }
+)
+OWN_CALLS: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        (GROUP, ETLJOBS, "get"),
+        (GROUP, "etljobs/status", "patch"),
+        (GROUP, INTEGRATIONS, "get"),
+        (GROUP, "integrations/status", "patch"),
+        ("batch", "jobs", "create"),
+        ("batch", "jobs", "delete"),
+        ("", "pods", "list"),
+        ("", "secrets", "get"),
+        ("", "secrets", "create"),
+        ("", "secrets", "patch"),
+        ("apps", "deployments", "list"),
+        ("apps", "deployments", "patch"),
+        ("autoscaling", "horizontalpodautoscalers", "list"),
+    }
+)
+API_CALLS = KOPF_CALLS | OWN_CALLS
+
+
+def new_api_client() -> kubernetes.client.ApiClient:
+    """In a pod: the service account; elsewhere: $KUBECONFIG / ~/.kube/config."""
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return kubernetes.client.ApiClient()
+    except kubernetes.config.ConfigException:
+        client: kubernetes.client.ApiClient = kubernetes.config.new_client_from_config()  # type: ignore[no-untyped-call]
+        return client
+
+
+def is_status(exc: BaseException, *codes: int) -> bool:
+    return isinstance(exc, ApiException) and exc.status in codes
+
+
+class Kube:
+    def __init__(self, api_client: kubernetes.client.ApiClient) -> None:
+        self.client = api_client
+        self.core = kubernetes.client.CoreV1Api(api_client)
+        self.batch = kubernetes.client.BatchV1Api(api_client)
+        self.apps = kubernetes.client.AppsV1Api(api_client)
+        self.autoscaling = kubernetes.client.AutoscalingV2Api(api_client)
+        self.custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    def _plain(self, obj: Any) -> dict[str, Any]:
+        plain: dict[str, Any] = self.client.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+        return plain
+
+    # --- custom resources -----------------------------------------------------------------
+
+    def get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        found: dict[str, Any] = dict(obj)  # type: ignore[call-overload]
+        return found
+
+    def patch_custom_status(
+        self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> bool:
+        """Merge-patch `.status` through the status subresource; False when the object is gone."""
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, plural, name, {"status": dict(status)}, _content_type=MERGE_PATCH
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # --- extract Jobs ---------------------------------------------------------------------
+
+    def create_job(self, namespace: str, body: Mapping[str, Any]) -> bool:
+        """Create the Job; False when it already exists (409: the name is deterministic)."""
+        try:
+            self.batch.create_namespaced_job(namespace, dict(body))  # type: ignore[arg-type]
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def list_jobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        result = self.batch.list_namespaced_job(namespace, label_selector=selector)
+        return [self._plain(item) for item in result.items]
+
+    def delete_job(self, namespace: str, name: str) -> bool:
+        # Jobs deleted through the API orphan their pods by default; Background stops them.
+        try:
+            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        result = self.core.list_namespaced_pod(namespace, label_selector=selector)
+        return [self._plain(item) for item in result.items]
+
+    # --- secrets --------------------------------------------------------------------------
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The decoded data of a Secret, or None when it does not exist."""
+        try:
+            secret = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (secret.data or {}).items()}
+        # A real API server folds stringData into data on write; emulators may not.
+        return data | dict(secret.string_data or {})
+
+    def apply_secret(self, namespace: str, body: Mapping[str, Any]) -> None:
+        """Create the Secret, or merge-patch it when it exists."""
+        try:
+            self.core.create_namespaced_secret(namespace, dict(body))  # type: ignore[arg-type]
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            name = body["metadata"]["name"]
+            self.core.patch_namespaced_secret(name, namespace, dict(body), _content_type=MERGE_PATCH)
+
+    # --- worker Deployments ---------------------------------------------------------------
+
+    def list_deployments(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        result = self.apps.list_namespaced_deployment(namespace, label_selector=selector)
+        return [self._plain(item) for item in result.items]
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.apps.patch_namespaced_deployment(
+            name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE_PATCH
+        )
+
+    def hpa_targets(self, namespace: str) -> set[str]:
+        """Names of the Deployments an HPA scales in `namespace` (we never fight an HPA)."""
+        result = self.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace)
+        return {
+            item.spec.scale_target_ref.name
+            for item in result.items
+            if item.spec.scale_target_ref.kind == "Deployment"
+        }

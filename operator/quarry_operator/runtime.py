@@ -1,0 +1,454 @@
+"""The Kubernetes runtime of the reconcile core: mirror custom resources into the database,
+carry out the core's decisions with extract Jobs, and write the results back into CR status.
+
+Runs live in PostgreSQL (`etl_runs`) as in the local runtime; the Integration and EtlJob custom
+resources are mirrored into the `integrations` / `etl_jobs` rows (tenant = namespace) so runs can
+reference them. Everything here is synchronous (the handlers run it in threads) and safe to
+repeat: Job names are deterministic, and an EtlJob's row is locked while it is reconciled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from quarry_core.db.engine import get_engine, session_factory, session_scope
+from quarry_core.db.models import EtlJob, EtlRun, Integration, Tenant
+from quarry_core.errors import ConfigError
+from quarry_core.queue.base import QueueBackend
+from quarry_core.queue.factory import open_queue
+from quarry_core.reconcile import (
+    CancelRun,
+    FailRun,
+    IntegrationView,
+    JobView,
+    Retransform,
+    RetryRun,
+    StartRun,
+    UpdateStatus,
+)
+from quarry_core.resources import (
+    ConditionType,
+    EtlJobSpec,
+    EtlJobStatus,
+    IntegrationSpec,
+    IntegrationStatus,
+    IntegrationType,
+    WorkerPoolSettings,
+    get_condition,
+    set_condition,
+)
+from quarry_core.run_actions import (
+    cancel_run,
+    create_run_for,
+    fail_run,
+    load_run_views,
+    reconcile_job,
+    report_attempt_failure,
+    retry_run,
+)
+from quarry_core.runs import utcnow
+from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, JobPhase, RunPhase, Stage
+from quarry_operator import manifests, metrics
+from quarry_operator.k8s import ETLJOBS, INTEGRATIONS, Kube, new_api_client
+from quarry_operator.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+ACTIVE = [p.value for p in ACTIVE_RUN_PHASES]
+
+
+@dataclass(frozen=True)
+class ActiveJob:
+    namespace: str
+    name: str
+    spec: Mapping[str, Any]
+
+
+@dataclass
+class Runtime:
+    settings: OperatorSettings
+    kube: Kube
+    sessions: sessionmaker[Session]
+    _config_secrets: set[str] = field(default_factory=set)
+    _published: dict[tuple[str, str, str], tuple[tuple[Any, ...], float]] = field(default_factory=dict)
+    _queue: QueueBackend | None = None
+
+    @classmethod
+    def from_settings(cls, settings: OperatorSettings) -> Runtime:
+        if not settings.database_url:
+            raise ConfigError("DATABASE_URL must be set for the operator (runs live in PostgreSQL)")
+        engine = get_engine(settings, pool_size=10)
+        return cls(settings, Kube(new_api_client()), session_factory(engine))
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
+        self.kube.client.close()  # type: ignore[no-untyped-call]
+
+    # --- mirroring --------------------------------------------------------------------------
+
+    def _mirror_integration(self, session: Session, namespace: str, body: Mapping[str, Any]) -> Integration:
+        meta, spec = body["metadata"], body.get("spec") or {}
+        values = _mirror_values(meta) | {"type": spec.get("type", "jira"), "spec": spec,
+                                         "status": body.get("status") or {}}
+        stmt = insert(Integration).values(tenant=namespace, name=meta["name"], **values)
+        session.execute(stmt.on_conflict_do_update(constraint="uq_integrations_tenant_name", set_=values))
+        row = session.scalar(
+            select(Integration).where(Integration.tenant == namespace, Integration.name == meta["name"])
+        )
+        assert row is not None
+        return row
+
+    def _mirror_job(self, session: Session, namespace: str, body: Mapping[str, Any]) -> EtlJob:
+        meta, spec = body["metadata"], body.get("spec") or {}
+        integration = (spec.get("integrationRef") or {}).get("name", "")
+        values = _mirror_values(meta) | {"integration_name": integration, "spec": spec}
+        stmt = insert(EtlJob).values(tenant=namespace, name=meta["name"], **values)
+        session.execute(stmt.on_conflict_do_update(constraint="uq_etl_jobs_tenant_name", set_=values))
+        # The row lock serialises reconciles of one job across threads and operator processes.
+        row = session.scalar(
+            select(EtlJob).where(EtlJob.tenant == namespace, EtlJob.name == meta["name"]).with_for_update()
+        )
+        assert row is not None
+        return row
+
+    def _ensure_tenant(self, session: Session, namespace: str) -> None:
+        session.execute(insert(Tenant).values(name=namespace).on_conflict_do_nothing())
+
+    # --- EtlJobs ----------------------------------------------------------------------------
+
+    def reconcile_etljob(self, namespace: str, name: str) -> float | None:
+        """One pass of the core for an EtlJob; returns seconds until the next pass (None: gone)."""
+        started = time.monotonic()
+        try:
+            return self._reconcile_etljob(namespace, name)
+        finally:
+            metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+
+    def _reconcile_etljob(self, namespace: str, name: str) -> float | None:
+        body = self.kube.get_custom(ETLJOBS, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        meta = body["metadata"]
+        status = EtlJobStatus.model_validate(body.get("status") or {})
+        try:
+            spec = EtlJobSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            self._reject_spec(namespace, name, meta, status, exc)
+            return self.settings.resync_seconds
+        integration_body = self.kube.get_custom(INTEGRATIONS, namespace, spec.integration_ref.name)
+        now = utcnow()
+        stopped: list[str] = []
+        with session_scope(self.sessions) as session:
+            self._ensure_tenant(session, namespace)
+            integration = (
+                self._mirror_integration(session, namespace, integration_body) if integration_body else None
+            )
+            job = self._mirror_job(session, namespace, body)
+            runs = load_run_views(session, job.id)
+            view = JobView(namespace, name, spec, int(meta.get("generation") or 1), status)
+            result = reconcile_job(session, view, integration_view(integration_body), runs, now)
+            status_patch: Mapping[str, Any] = {}
+            for decision in result.decisions:
+                metrics.RUN_DECISIONS.labels(type(decision).__name__).inc()
+                if isinstance(decision, StartRun | Retransform):
+                    assert integration is not None  # the core starts runs only with a ready integration
+                    create_run_for(session, job, integration, decision, spec.retry.max_attempts)
+                elif isinstance(decision, RetryRun):
+                    retry_run(session, decision)
+                elif isinstance(decision, FailRun):
+                    fail_run(session, decision)
+                    stopped.append(decision.run_id)
+                elif isinstance(decision, CancelRun):
+                    cancel_run(session, decision)
+                    stopped.append(decision.run_id)
+                elif isinstance(decision, UpdateStatus):
+                    status_patch = decision.patch
+                    job.status = decision.status.to_document()
+            session.flush()
+            pending = session.execute(
+                select(EtlRun.id, EtlRun.attempt).where(
+                    EtlRun.job_id == job.id, EtlRun.phase == RunPhase.PENDING.value
+                )
+            ).all()
+            active = session.scalar(
+                select(EtlRun.id).where(EtlRun.job_id == job.id, EtlRun.phase.in_(ACTIVE)).limit(1)
+            )
+        # The run rows are committed before any pod can look for them.
+        for run_id in stopped:
+            self._stop_run(namespace, name, run_id)
+        if pending:
+            assert integration_body is not None
+            secret = IntegrationSpec.model_validate(integration_body["spec"]).credentials.secret_ref.name
+            for pending_id, attempt in pending:
+                self._launch(namespace, body, spec, secret, str(pending_id), attempt)
+        if status_patch:
+            self.kube.patch_custom_status(ETLJOBS, namespace, name, status_patch)
+        base = self.settings.active_resync_seconds if active is not None else self.settings.resync_seconds
+        return base if result.requeue_after is None else min(base, result.requeue_after)
+
+    def _reject_spec(
+        self, namespace: str, name: str, meta: Mapping[str, Any], status: EtlJobStatus, exc: ValidationError
+    ) -> None:
+        """A spec the CRD schema admits but the cross-field rules (CEL) reject."""
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:2000]
+        generation = int(meta.get("generation") or 1)
+        conditions = set_condition(
+            status.conditions, ConditionType.READY, False, "InvalidSpec", message, utcnow(), generation
+        )
+        new = status.model_copy(
+            update={"phase": JobPhase.FAILED, "conditions": conditions, "message": message,
+                    "observed_generation": generation}
+        )
+        if new != status:
+            doc = new.to_document()
+            self.kube.patch_custom_status(
+                ETLJOBS, namespace, name,
+                {k: doc.get(k) for k in ("phase", "conditions", "message", "observedGeneration")},
+            )
+
+    def _launch(
+        self, namespace: str, body: Mapping[str, Any], spec: EtlJobSpec, secret: str, run_id: str,
+        attempt: int,
+    ) -> None:
+        owner = manifests.Owner(name=body["metadata"]["name"], uid=body["metadata"]["uid"])
+        job = manifests.extract_job(
+            owner=owner, namespace=namespace, run_id=run_id, attempt=attempt, spec=spec,
+            credentials_secret=secret, config=self.pod_config(),
+        )
+        try:
+            self._ensure_config_secret(namespace)
+            created = self.kube.create_job(namespace, job)
+        except ApiException as exc:
+            if exc.status not in (400, 403, 404, 422):
+                raise  # passing: kopf retries, and the next pass creates the Job
+            error = f"cannot create extract Job {job['metadata']['name']}: HTTP {exc.status} {exc.reason}"
+            logger.error("%s/%s: %s", namespace, owner.name, error)
+            with session_scope(self.sessions) as session:
+                report_attempt_failure(session, int(run_id), error)
+            return
+        if created:
+            metrics.EXTRACT_JOBS.labels(namespace).inc()
+            logger.info("%s/%s: extract Job %s created", namespace, owner.name, job["metadata"]["name"])
+
+    def pod_config(self) -> manifests.ExtractPodConfig:
+        s = self.settings
+        return manifests.ExtractPodConfig(
+            image=s.image,
+            config_secret=s.config_secret,
+            image_pull_policy=s.image_pull_policy,
+            credentials_mount_path=s.credentials_mount_path,
+            queue_prefix=s.queue_prefix,
+            ttl_seconds=s.job_ttl_seconds,
+            active_deadline_seconds=s.job_active_deadline_seconds,
+            service_account=s.extract_service_account,
+            log_format=s.log_format if s.log_format == "text" else "json",
+        )
+
+    def _ensure_config_secret(self, namespace: str) -> None:
+        # A secretKeyRef only reaches Secrets of the pod's own namespace.
+        if namespace in self._config_secrets:
+            return
+        assert self.settings.database_url is not None
+        body = manifests.config_secret(
+            namespace, self.settings.config_secret,
+            database_url=self.settings.database_url, amqp_url=self.settings.amqp_url,
+        )
+        self.kube.apply_secret(namespace, body)
+        self._config_secrets.add(namespace)
+
+    def _stop_run(self, namespace: str, etljob: str, run_id: str) -> None:
+        for job in self.kube.list_jobs(namespace, manifests.job_selector(etljob, run_id)):
+            if self.kube.delete_job(namespace, job["metadata"]["name"]):
+                logger.info("%s/%s: extract Job %s deleted", namespace, etljob, job["metadata"]["name"])
+
+    def delete_etljob(self, namespace: str, name: str) -> None:
+        """The EtlJob is being deleted: stop its pods, cancel its runs, drop its mirror row.
+
+        Dropping the row (and with it the job's runs and raw pages) means an EtlJob created again
+        under the same name starts afresh; queued messages of the cancelled runs are discarded by
+        the workers when they find their run gone.
+        """
+        for job in self.kube.list_jobs(namespace, manifests.job_selector(name)):
+            self.kube.delete_job(namespace, job["metadata"]["name"])
+        with session_scope(self.sessions) as session:
+            row = session.scalar(
+                select(EtlJob).where(EtlJob.tenant == namespace, EtlJob.name == name).with_for_update()
+            )
+            if row is None:
+                return
+            for run in load_run_views(session, row.id):
+                if run.active:
+                    cancel_run(session, CancelRun(run.id, "Deleted"))
+            session.delete(row)
+
+    def extract_job_changed(self, namespace: str, job: Mapping[str, Any]) -> str | None:
+        """A watched extract Job changed; on failure, report the attempt's error to the run.
+
+        Returns the owning EtlJob's name when it should be reconciled now.
+        """
+        meta, status = job.get("metadata") or {}, job.get("status") or {}
+        labels = meta.get("labels") or {}
+        etljob = (meta.get("annotations") or {}).get(manifests.ANNOTATION_ETLJOB)
+        try:
+            run_id, attempt = int(labels[manifests.LABEL_RUN]), int(labels[manifests.LABEL_ATTEMPT])
+        except (KeyError, ValueError):
+            return None
+        conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+        failed = conditions.get("Failed")
+        if failed is None:
+            return etljob if "Complete" in conditions else None
+        with session_scope(self.sessions) as session:
+            run = session.get(EtlRun, run_id, with_for_update=True)
+            # Only the current attempt counts, and only once (a replayed event must not extend the backoff).
+            if run is None or run.attempt != attempt or run.attempt_error is not None:
+                return etljob
+            if RunPhase(run.phase) not in ACTIVE_RUN_PHASES:
+                return etljob
+            error = self._pod_error(namespace, meta["name"]) or (
+                f"{failed.get('reason', 'Failed')}: {failed.get('message', 'the extract pod failed')}"
+            )
+            report_attempt_failure(session, run_id, error)
+        logger.info("%s/%s: run %s attempt %s failed: %s", namespace, etljob, run_id, attempt, error)
+        return etljob
+
+    def _pod_error(self, namespace: str, job_name: str) -> str | None:
+        """The extract container's termination message (its last log lines on error)."""
+        for pod in reversed(self.kube.list_pods(namespace, f"job-name={job_name}")):
+            for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                ended = (container.get("state") or {}).get("terminated")
+                if ended and ended.get("exitCode", 0) != 0:
+                    text = (ended.get("message") or "").strip()
+                    head = f"{ended.get('reason', 'Error')} (exit code {ended.get('exitCode')})"
+                    return f"{head}: {text[-2000:]}" if text else head
+        return None
+
+    # --- Integrations -----------------------------------------------------------------------
+
+    def check_integration(self, namespace: str, name: str) -> bool | None:
+        """Check reachability and credentials; write phase and the Ready condition. None: gone."""
+        from quarry_core.integration_check import check_integration
+
+        body = self.kube.get_custom(INTEGRATIONS, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        meta = body["metadata"]
+        generation = int(meta.get("generation") or 1)
+        status = IntegrationStatus.model_validate(body.get("status") or {})
+        try:
+            spec = IntegrationSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            ready, reason = False, "InvalidSpec"
+            message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        else:
+            secret = spec.credentials.secret_ref.name
+            credentials = self.kube.read_secret(namespace, secret)
+            if credentials is None:
+                message = f"Secret {namespace}/{secret} does not exist"
+                ready, reason = False, "SecretNotFound"
+            else:
+                result = check_integration(spec, credentials, self.settings.integration_check_timeout)
+                ready, reason, message = result.ready, str(result.reason), result.message
+        now = utcnow()
+        conditions = set_condition(
+            status.conditions, ConditionType.READY, ready, reason, message, now, generation
+        )
+        new = status.model_copy(update={
+            "phase": IntegrationPhase.READY if ready else IntegrationPhase.ERROR,
+            "conditions": conditions, "last_check_time": now, "observed_generation": generation,
+        })
+        doc = new.to_document()
+        self.kube.patch_custom_status(INTEGRATIONS, namespace, name, doc)
+        with session_scope(self.sessions) as session:
+            self._ensure_tenant(session, namespace)
+            self._mirror_integration(session, namespace, {**body, "status": doc})
+        metrics.INTEGRATION_READY.labels(namespace, name).set(1 if ready else 0)
+        return ready
+
+    # --- worker scaling ---------------------------------------------------------------------
+
+    def active_jobs(self) -> list[ActiveJob]:
+        """EtlJobs with an active run (their pool settings raise the shared Deployments')."""
+        with session_scope(self.sessions) as session:
+            has_active = (
+                select(EtlRun.id).where(EtlRun.job_id == EtlJob.id, EtlRun.phase.in_(ACTIVE)).exists()
+            )
+            rows = session.execute(select(EtlJob.tenant, EtlJob.name, EtlJob.spec).where(has_active)).all()
+        return [ActiveJob(r.tenant, r.name, r.spec) for r in rows]
+
+    def active_pools(self, stage: str) -> list[WorkerPoolSettings]:
+        pools = []
+        for job in self.active_jobs():
+            try:
+                pool = (job.spec.get("workers") or {}).get(stage) or {}
+                pools.append(WorkerPoolSettings.model_validate(pool))
+            except ValidationError:
+                continue  # the job's own reconcile reports its invalid spec
+        return pools
+
+    def read_depth(self, stage: str) -> int:
+        try:
+            if self._queue is None:
+                self._queue = open_queue(self.settings)
+            return self._queue.depth(Stage(stage)).total
+        except Exception:
+            # A broken connection is dropped; the next poll reconnects.
+            queue, self._queue = self._queue, None
+            if queue is not None:
+                try:
+                    queue.close()
+                except Exception:
+                    logger.debug("closing a broken queue connection failed", exc_info=True)
+            raise
+
+    def publish_workers(self, stage: str, worker_status: Mapping[str, Any], now: float) -> None:
+        """Show the stage's last decision in status.workers of every EtlJob with an active run."""
+        key = tuple(worker_status.get(k) for k in ("replicas", "desired", "reason"))
+        for job in self.active_jobs():
+            slot = (job.namespace, job.name, stage)
+            last = self._published.get(slot)
+            if last is not None and last[0] == key and now - last[1] < self.settings.status_publish_seconds:
+                continue
+            patch = {"workers": {stage: dict(worker_status)}}
+            self.kube.patch_custom_status(ETLJOBS, job.namespace, job.name, patch)
+            self._published[slot] = (key, now)
+
+
+def _mirror_values(meta: Mapping[str, Any]) -> dict[str, Any]:
+    version = str(meta.get("resourceVersion") or "0")
+    return {
+        "uid": meta.get("uid") or "",
+        "generation": int(meta.get("generation") or 1),
+        "resource_version": int(version) if version.isdigit() else 0,
+        "labels": meta.get("labels") or {},
+        "annotations": {
+            k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kopf.")
+        },
+    }
+
+
+def integration_view(body: Mapping[str, Any] | None) -> IntegrationView | None:
+    """What an EtlJob needs to know about its Integration, from the Integration's status."""
+    if body is None:
+        return None
+    spec = body.get("spec") or {}
+    try:
+        kind = IntegrationType(str(spec.get("type")))
+    except ValueError:
+        return None
+    status = IntegrationStatus.model_validate(body.get("status") or {})
+    ready = get_condition(status.conditions, ConditionType.READY)
+    if ready is None:
+        return IntegrationView(body["metadata"]["name"], kind, False, "NotChecked", "not checked yet")
+    name = body["metadata"]["name"]
+    return IntegrationView(name, kind, ready.status == "True", ready.reason, ready.message)

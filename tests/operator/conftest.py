@@ -1,0 +1,84 @@
+"""The operator as production runs it (kopf's CLI, `-m quarry_operator.handlers`) against the
+Kubernetes API emulator of tests/kube, with the real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from kopf.testing import KopfRunner
+
+from quarry_core.queue.rabbit import RabbitQueue
+from quarry_sandbox.jira_data import JiraDataset
+from quarry_sandbox.jira_server import JiraServer
+from tests.kube.harness import KubeHandle, run_emulator
+
+BAD_LOG_WORDS = ("inconsistencies", "Throttling", "Traceback", "APIServerError")
+GROUP, VERSION = "quarry.dev", "v1alpha1"
+
+
+@pytest.fixture(scope="session")
+def jira() -> Iterator[JiraServer]:
+    with JiraServer(JiraDataset.synthetic(20, projects=1, seed=1)) as server:
+        yield server
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"op-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def kube(namespace: str) -> Iterator[KubeHandle]:
+    with run_emulator(namespaces=("default", namespace)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def operator_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, amqp_url: str, queue_prefix: str, namespace: str
+) -> Iterator[dict[str, str]]:
+    env = {
+        "DATABASE_URL": database_url,
+        "AMQP_URL": amqp_url,
+        "QUARRY_QUEUE_PREFIX": queue_prefix,
+        "QUARRY_WORKERS_NAMESPACE": namespace,
+        "QUARRY_IMAGE": "quarry:test",
+        "QUARRY_OPERATOR_METRICS_PORT": "0",
+        "QUARRY_OPERATOR_SCALE_POLLING_SECONDS": "0.25",
+        "QUARRY_OPERATOR_ACTIVE_RESYNC_SECONDS": "1",
+        "QUARRY_OPERATOR_RESYNC_SECONDS": "5",
+        "QUARRY_OPERATOR_STATUS_PUBLISH_SECONDS": "1",
+        "QUARRY_CHECK_TIMEOUT": "2",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+    with contextlib.suppress(Exception):
+        queue = RabbitQueue(amqp_url, prefix=queue_prefix)
+        queue.delete_topology()
+        queue.close()
+
+
+@pytest.fixture
+def run_operator(
+    kube: KubeHandle, operator_env: dict[str, str], namespace: str
+) -> Callable[..., contextlib.AbstractContextManager[KopfRunner]]:
+    """Start `kopf run --standalone -m quarry_operator.handlers --namespace NS`; on exit, check its log."""
+
+    @contextlib.contextmanager
+    def start(**env: str) -> Iterator[KopfRunner]:
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in env.items():
+                mp.setenv(key, value)
+            args = ["run", "--standalone", "-m", "quarry_operator.handlers", "--namespace", namespace]
+            with KopfRunner(args, timeout=30) as runner:
+                yield runner
+        assert runner.exception is None, runner.output
+        assert runner.exit_code == 0, runner.output
+        for word in BAD_LOG_WORDS:
+            assert word not in runner.output, f"{word!r} in the operator log:\n{runner.output}"
+
+    return start
