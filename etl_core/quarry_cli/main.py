@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "quarry_cli.commands.resources",
     "quarry_cli.commands.run",
     "quarry_cli.commands.up",
+    "quarry_cli.commands.operator",
 )
 
 
