@@ -191,7 +191,7 @@ def check_due(
 class _Pool:
     state: ScalerState = field(default_factory=ScalerState)
     desired: int = 0
-    next_poll: datetime | None = None
+    last_poll: datetime | None = None
     status: WorkerStatus | None = None
     serial: int = 0
     restart_after: float = 0.0
@@ -231,7 +231,7 @@ class Controller:
         if self._lock_conn is not None:
             return True
         raw = self.engine.raw_connection()
-        conn = raw.dbapi_connection
+        conn: Any = raw.dbapi_connection  # psycopg2: LISTEN/NOTIFY needs the driver's own API
         assert conn is not None
         raw.detach()  # a connection of its own: the lock lives exactly as long as it does
         conn.autocommit = True
@@ -601,7 +601,10 @@ class Controller:
         delays = []
         for stage, pool in self.pools.items():
             pool_settings = settings[stage]
-            if pool.next_poll is None or now >= pool.next_poll:
+            # Due by the current settings: a job asking for faster polling takes effect at once.
+            every = timedelta(seconds=pool_settings.polling_seconds)
+            if pool.last_poll is None or now >= pool.last_poll + every:
+                pool.last_poll = now
                 observation = self._observe(stage)
                 decision = decide_replicas(pool_settings, pool.state, observation, now)
                 pool.state = decision.state
@@ -610,12 +613,12 @@ class Controller:
                     self.events.append((pool.activated_at, "pool-activated", stage.value))
                 pool.desired = decision.replicas
                 pool.status = worker_status(decision)
-                pool.next_poll = now + timedelta(seconds=pool_settings.polling_seconds)
                 if observation.depth is not None:
                     QUEUE_DEPTH.labels(stage.value).set(observation.depth)
                 DESIRED_WORKERS.labels(stage.value).set(pool.desired)
             self._converge(stage, pool)
-            delays.append((pool.next_poll - now).total_seconds())
+            assert pool.last_poll is not None
+            delays.append((pool.last_poll + every - now).total_seconds())
         return min(delays)
 
     def _converge(self, stage: Stage, pool: _Pool) -> None:
