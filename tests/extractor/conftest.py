@@ -93,8 +93,11 @@ def commit_cursors(engine: Engine, run_id: int) -> None:
             text("select tenant, integration_id, candidate_cursors from etl_runs where id = :id"),
             {"id": run_id},
         ).one()
-        for key, value in run.candidate_cursors.items():
-            scope, _, entity = key.rpartition(":")
+        for scope, entity, value in (
+            (scope, entity, value)
+            for scope, per_entity in run.candidate_cursors.items()
+            for entity, value in per_entity.items()
+        ):
             conn.execute(
                 text(
                     "insert into sync_cursors (tenant, integration_id, scope, entity, value, run_id) "

@@ -58,7 +58,7 @@ def test_full_then_incremental_fetches_only_what_changed(
     assert row.phase == "Running" and row.extract_finished_at is not None
     assert row.waiting_reason is None
     for p in projects:
-        assert row.candidate_cursors[f"jira:{p}:issues"]["updatedMs"] > 0
+        assert row.candidate_cursors[f"jira:{p}"]["issues"]["updatedMs"] > 0
     with Session(engine) as s:
         counts = runs.counts(s, run1)
     assert counts["issues"]["extracted"] == len(ds.issue_keys()) + len(ds.issue_keys())  # search + sweep ids

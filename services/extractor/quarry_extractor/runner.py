@@ -32,7 +32,7 @@ from quarry_extractor.http import ApiRequest, ApiResponse, HttpClient, Interrupt
 from quarry_extractor.jira import JiraConnector, JiraOptions
 from quarry_extractor.raw_store import RawPage, last_page, save_checkpoint, store_page
 from quarry_extractor.settings import ExtractorSettings
-from quarry_extractor.streams import Connector, WorkItem, split_cursor_key
+from quarry_extractor.streams import Connector, WorkItem, flatten_cursors, nest_cursors, split_cursor_key
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class Extraction:
             cursors = committed_cursors(s, integration.id)
             tenant, integration_id, mode = run.tenant, integration.id, run.mode
             checkpoint = Checkpoint.from_json(dict(run.checkpoint or {}))
-            candidate: dict[str, Any] = dict(run.candidate_cursors or {})
+            candidate: dict[str, Any] = flatten_cursors(run.candidate_cursors or {})
         now_ms = int(time.time() * 1000)
         connector = build_connector(spec, entities, mode, cursors, self.settings, now_ms)
         base_url = spec.get("baseUrl") or ("https://api.github.com" if kind == "github" else None)
@@ -346,7 +346,7 @@ class Extraction:
                     cp.seq[key] = seq
                     raw = (raw_id, stream.entity)
                 cp.work = work
-                save_checkpoint(s, self.run_id, cp.to_json(), candidate)
+                save_checkpoint(s, self.run_id, cp.to_json(), nest_cursors(candidate))
             if raw is not None:
                 self.pages_stored += 1
                 self._publish(queue, tenant, integration_id, *raw)
@@ -354,7 +354,7 @@ class Extraction:
 
     def _finish(self, cp: Checkpoint, candidate: dict[str, Any]) -> int:
         with session_scope(self.sessions) as s:
-            save_checkpoint(s, self.run_id, {**cp.to_json(), "done": True}, candidate)
+            save_checkpoint(s, self.run_id, {**cp.to_json(), "done": True}, nest_cursors(candidate))
             s.execute(
                 update(EtlRun)
                 .where(EtlRun.id == self.run_id)

@@ -205,7 +205,7 @@ class Connector(abc.ABC):
 
 
 def cursor_key(scope: str, entity: str) -> str:
-    """`etl_runs.candidate_cursors` keys: "<scope>:<entity>", e.g. "jira:ENG:issues"."""
+    """A cursor's flat key "<scope>:<entity>", e.g. "jira:ENG:issues" (stored nested, see below)."""
     return f"{scope}:{entity}"
 
 
@@ -213,6 +213,25 @@ def split_cursor_key(key: str) -> tuple[str, str]:
     """The (sync_cursors.scope, sync_cursors.entity) a candidate cursor key commits to."""
     scope, _, entity = key.rpartition(":")
     return scope, entity
+
+
+def nest_cursors(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stored shape of `etl_runs.candidate_cursors`: {scope: {entity: value}} (what the
+    workers commit, one `sync_cursors` row per pair)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        scope, entity = split_cursor_key(key)
+        out.setdefault(scope, {})[entity] = value
+    return out
+
+
+def flatten_cursors(nested: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        cursor_key(scope, entity): value
+        for scope, per_entity in nested.items()
+        if isinstance(per_entity, dict)
+        for entity, value in per_entity.items()
+    }
 
 
 def max_cursor(
