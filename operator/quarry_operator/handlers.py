@@ -114,6 +114,8 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
+    # pika logs every refused connection with a traceback; the scaler reports it as QueueReadError.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     settings.watching.server_timeout = 300
     settings.execution.max_workers = 20
     config = OperatorSettings()
@@ -272,7 +274,8 @@ def _record(state: State, deployment: str, result: PollResult) -> None:
     decision = result.decision
     if decision is None:
         return
-    if decision.reason in (ScaleReason.QUEUE_READ_ERROR, ScaleReason.FALLBACK):
+    unreadable = decision.reason in (ScaleReason.QUEUE_READ_ERROR, ScaleReason.FALLBACK)
+    if unreadable:
         metrics.QUEUE_READ_ERRORS.labels(stage).inc()
     elif decision.state.depth is not None:
         metrics.QUEUE_DEPTH.labels(stage).set(decision.state.depth)
@@ -286,7 +289,7 @@ def _record(state: State, deployment: str, result: PollResult) -> None:
         metrics.SCALE_PATCHES.labels(stage).inc()
         logger.info(
             f"Deployment {deployment} ({stage}): replicas {result.current} -> {decision.replicas} "
-            f"(depth {decision.state.depth}, reason {decision.reason})"
+            f"(depth {'unreadable' if unreadable else decision.state.depth}, reason {decision.reason})"
         )
     status = worker_status(decision).to_document()
     state.runtime.publish_workers(stage, status, time.monotonic())
