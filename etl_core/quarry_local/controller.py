@@ -167,14 +167,12 @@ def integration_status(
 def check_due(
     status: IntegrationStatus,
     generation: int,
-    secret_changed_at: datetime | None,
+    secret_changed: bool,
     now: datetime,
     settings: LocalSettings,
 ) -> bool:
     last = status.last_check_time
-    if last is None or status.observed_generation != generation:
-        return True
-    if secret_changed_at is not None and secret_changed_at > last:
+    if last is None or status.observed_generation != generation or secret_changed:
         return True
     every = (
         settings.integration_recheck_seconds
@@ -223,6 +221,7 @@ class Controller:
         self._lock_conn: Any = None
         self._wake = False
         self._completer = _load_completer()
+        self._secrets_seen: dict[int, datetime | None] = {}
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -468,9 +467,13 @@ class Controller:
                     & (Secret.name == Integration.spec["credentials"]["secretRef"]["name"].astext),
                 )
             ).all()
-            for row, secret_changed in rows:
+            for row, secret_updated in rows:
                 status = IntegrationStatus.model_validate(row.status or {})
-                if not check_due(status, row.generation, secret_changed, now, self.settings):
+                # Compared with what this controller saw, not with its clock: they may disagree.
+                seen = self._secrets_seen.get(row.id, secret_updated)
+                self._secrets_seen[row.id] = secret_updated
+                changed = seen != secret_updated
+                if not check_due(status, row.generation, changed, now, self.settings):
                     continue
                 spec = IntegrationSpec.model_validate(row.spec)
                 try:

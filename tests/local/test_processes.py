@@ -1,0 +1,87 @@
+"""Process supervision: process groups, SIGTERM then SIGKILL, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from quarry_local.processes import Supervisor, describe_exit
+
+# A child that starts a grandchild (in its group), writes both pids, and optionally ignores SIGTERM.
+SPAWNER = """
+import os, signal, subprocess, sys, time
+if sys.argv[1] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+open(sys.argv[2], "w").write(f"{os.getpid()} {grandchild.pid}")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(path: Path) -> tuple[int, int]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            child, grandchild = path.read_text().split()
+            return int(child), int(grandchild)
+        time.sleep(0.02)
+    raise AssertionError("child did not start")
+
+
+def test_stop_reaches_the_whole_group(tmp_path: Path) -> None:
+    sup = Supervisor(log_dir=tmp_path / "logs", grace_seconds=5)
+    pids = tmp_path / "pids"
+    sup.start("run/1", [sys.executable, "-c", SPAWNER, "polite", str(pids)])
+    child, grandchild = wait_for(pids)
+    started = time.monotonic()
+    (stopped,) = sup.stop_all()
+    assert time.monotonic() - started < 4  # SIGTERM was enough
+    assert stopped.exit_code == -signal.SIGTERM and describe_exit(stopped.exit_code) == "killed by SIGTERM"
+    assert not alive(child) and not alive(grandchild)
+    assert "ready" in (tmp_path / "logs" / "run-1.log").read_text()
+
+
+def test_sigkill_after_the_grace_period(tmp_path: Path) -> None:
+    sup = Supervisor(grace_seconds=0.5)
+    pids = tmp_path / "pids"
+    sup.start("worker/load/1", [sys.executable, "-c", SPAWNER, "stubborn", str(pids)])
+    child, grandchild = wait_for(pids)
+    sup.request_stop("worker/load/1")
+    deadline = time.monotonic() + 5
+    while sup.running() and time.monotonic() < deadline:
+        sup.enforce_deadlines()
+        time.sleep(0.05)
+    (gone,) = sup.reap()
+    assert gone.stopping and gone.exit_code == -signal.SIGKILL
+    sup.stop_all()
+    time.sleep(0.1)
+    assert not alive(child) and not alive(grandchild)
+
+
+def test_exit_codes_and_tail(tmp_path: Path) -> None:
+    sup = Supervisor(log_dir=tmp_path)
+    sup.start("run/7", [sys.executable, "-c", "import sys; print('boom: bad page'); sys.exit(1)"])
+    deadline = time.monotonic() + 10
+    done = []
+    while not done and time.monotonic() < deadline:
+        done = sup.reap()
+        time.sleep(0.02)
+    (child,) = done
+    assert child.exit_code == 1 and not child.stopping
+    assert child.tail() == "boom: bad page"
