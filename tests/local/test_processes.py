@@ -16,8 +16,8 @@ import os, signal, subprocess, sys, time
 if sys.argv[1] == "stubborn":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-open(sys.argv[2], "w").write(f"{os.getpid()} {grandchild.pid}")
 print("ready", flush=True)
+open(sys.argv[2], "w").write(f"{os.getpid()} {grandchild.pid}")
 time.sleep(60)
 """
 
