@@ -29,6 +29,11 @@ KOPF_CALLS: frozenset[tuple[str, str, str]] = frozenset(
         ("batch", "jobs", "watch"),
         # kopf reports handler failures as events.
         ("", "events", "create"),
+        # kopf notices CRDs and namespaces (for --namespace globs) appearing and going.
+        ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+        ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+        ("", "namespaces", "list"),
+        ("", "namespaces", "watch"),
     }
 )
 OWN_CALLS: frozenset[tuple[str, str, str]] = frozenset(
