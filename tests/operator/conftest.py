@@ -11,12 +11,34 @@ import pytest
 from kopf.testing import KopfRunner
 
 from quarry_core.queue.rabbit import RabbitQueue
+from quarry_operator.k8s import API_CALLS, USER_AGENT
 from quarry_sandbox.jira_data import JiraDataset
 from quarry_sandbox.jira_server import JiraServer
+from tests.kube.emulator import parse_path
 from tests.kube.harness import KubeHandle, run_emulator
 
 BAD_LOG_WORDS = ("inconsistencies", "Throttling", "Traceback", "APIServerError")
 GROUP, VERSION = "quarry.dev", "v1alpha1"
+
+
+def operator_calls(kube: KubeHandle) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of every resource request kopf or the operator's client made."""
+    calls = set()
+    for request in list(kube.emulator._requests):
+        agent = request.headers.get("User-Agent", "")
+        parsed = parse_path(request.url.path)
+        if not agent.startswith(("kopf/", USER_AGENT)) or parsed is None or parsed.plural is None:
+            continue
+        method, query = request.method.value.upper(), request.url.query
+        if parsed.watch or query.get("watch") in ("true", "1"):
+            verb = "watch"
+        elif method == "GET":
+            verb = "get" if parsed.name else "list"
+        else:
+            verb = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}[method]
+        resource = f"{parsed.plural}/{parsed.subresource}" if parsed.subresource else parsed.plural
+        calls.add((parsed.group, resource, verb))
+    return calls
 
 
 @pytest.fixture(scope="session")
@@ -80,5 +102,9 @@ def run_operator(
         assert runner.exit_code == 0, runner.output
         for word in BAD_LOG_WORDS:
             assert word not in runner.output, f"{word!r} in the operator log:\n{runner.output}"
+        calls = operator_calls(kube)
+        assert ("quarry.dev", "etljobs", "watch") in calls  # the check sees the operator's traffic
+        unlisted = calls - API_CALLS
+        assert not unlisted, f"API calls missing from quarry_operator.k8s.API_CALLS (and RBAC): {unlisted}"
 
     return start
