@@ -32,7 +32,7 @@ class LocalSettings(CoreSettings):
     )
     integration_recheck_seconds: float = Field(default=300.0, gt=0, validation_alias="QUARRY_RECHECK_SECONDS")
     integration_error_recheck_seconds: float = Field(
-        default=30.0, gt=0, validation_alias="QUARRY_ERROR_RECHECK_SECONDS"
+        default=10.0, gt=0, validation_alias="QUARRY_ERROR_RECHECK_SECONDS"
     )
     integration_check_timeout: float = Field(default=10.0, gt=0, validation_alias="QUARRY_CHECK_TIMEOUT")
 

@@ -86,6 +86,7 @@ def environment(db_url: str, tmp: Path, amqp: str | None = None, **extra: str) -
         "QUARRY_BACKOFF_BASE_SECONDS": "0.05",
         "QUARRY_STOP_GRACE_SECONDS": "15",
         "QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "10",
+        "QUARRY_ERROR_RECHECK_SECONDS": "1",
         "QUARRY_QUEUE_PREFIX": f"qe{uuid.uuid4().hex[:8]}",
         **extra,
     }
