@@ -21,7 +21,7 @@ PACKAGES = {
 # What each package may import besides itself (quarry_cli, the command line, may import all).
 ALLOWED: dict[str, set[str]] = {
     "quarry_core": set(),
-    "quarry_local": {"quarry_core"},
+    "quarry_local": {"quarry_core", "quarry_sandbox"},  # `quarry up --demo` starts the sandbox
     "quarry_operator": {"quarry_core"},
     "quarry_backend": {"quarry_core"},
     "quarry_extractor": {"quarry_core"},
