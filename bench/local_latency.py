@@ -56,7 +56,11 @@ stringData: {{email: a@b.c, token: t}}
 apiVersion: quarry.dev/v1alpha1
 kind: Integration
 metadata: {{name: src, namespace: bench}}
-spec: {{type: jira, baseUrl: "http://jira.invalid", credentials: {{secretRef: {{name: creds}}}}, scope: {{projects: [ENG]}}}}
+spec:
+  type: jira
+  baseUrl: "http://jira.invalid"
+  credentials: {{secretRef: {{name: creds}}}}
+  scope: {{projects: [ENG]}}
 ---
 apiVersion: quarry.dev/v1alpha1
 kind: EtlJob
@@ -72,7 +76,7 @@ spec:
 
 def summary(name: str, values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return (
         f"{name:<48} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   "
         f"max {ms[-1]:7.1f} ms   (n={len(ms)})"
