@@ -34,6 +34,16 @@ def alive(pid: int) -> bool:
         return False
 
 
+def gone(*pids: int, timeout: float = 3.0) -> bool:
+    """True once none of `pids` runs (signal delivery takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while any(alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def wait_for(path: Path) -> tuple[int, int]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -53,7 +63,7 @@ def test_stop_reaches_the_whole_group(tmp_path: Path) -> None:
     (stopped,) = sup.stop_all()
     assert time.monotonic() - started < 4  # SIGTERM was enough
     assert stopped.exit_code == -signal.SIGTERM and describe_exit(stopped.exit_code) == "killed by SIGTERM"
-    assert not alive(child) and not alive(grandchild)
+    assert gone(child, grandchild)
     assert "ready" in (tmp_path / "logs" / "run-1.log").read_text()
 
 
@@ -70,8 +80,7 @@ def test_sigkill_after_the_grace_period(tmp_path: Path) -> None:
     (gone,) = sup.reap()
     assert gone.stopping and gone.exit_code == -signal.SIGKILL
     sup.stop_all()
-    time.sleep(0.1)
-    assert not alive(child) and not alive(grandchild)
+    assert gone(child, grandchild)
 
 
 def test_exit_codes_and_tail(tmp_path: Path) -> None:
