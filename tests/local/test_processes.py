@@ -77,8 +77,8 @@ def test_sigkill_after_the_grace_period(tmp_path: Path) -> None:
     while sup.running() and time.monotonic() < deadline:
         sup.enforce_deadlines()
         time.sleep(0.05)
-    (gone,) = sup.reap()
-    assert gone.stopping and gone.exit_code == -signal.SIGKILL
+    (reaped,) = sup.reap()
+    assert reaped.stopping and reaped.exit_code == -signal.SIGKILL
     sup.stop_all()
     assert gone(child, grandchild)
 
