@@ -47,6 +47,7 @@ from quarry_core.reconcile import (
     StartRun,
     UpdateStatus,
 )
+from quarry_core.replay import replay
 from quarry_core.resources import (
     ConditionType,
     EtlJobSpec,
@@ -73,7 +74,6 @@ from quarry_core.scaling import QueueObservation, ScalerState, decide_replicas, 
 from quarry_core.secrets import resolve_credentials
 from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, RunPhase, RunTrigger, Stage
 from quarry_local.processes import QUARRY, Child, Supervisor, describe_exit
-from quarry_local.retransform import replay
 from quarry_local.settings import LocalSettings
 from quarry_local.store import NOTIFY_CHANNEL
 

@@ -1,41 +1,24 @@
-"""Re-transform: replay stored raw pages through the current mappings, without calling the source.
-
-Which pages: those of the job's last successful full run and of every successful run after it
-(all successful runs when there never was a full one) — together the newest copy of every record
-the tables hold. They are replayed in a new run (trigger `retransform`, `retransform_of` = the
-newest of them) that completes like any other once its pages are transformed and loaded; it moves
-no cursors and deletes nothing.
+"""`quarry retransform JOB`: replay stored raw pages through the current mappings in a new run,
+without calling the source (quarry_core.replay says which pages); the run moves no cursors and
+deletes nothing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import session_scope
-from quarry_core.db.models import EtlJob, EtlRun, Integration, RawExtractionData
+from quarry_core.db.models import EtlJob, EtlRun, Integration
 from quarry_core.errors import QuarryError
-from quarry_core.messages import TransformMessage
 from quarry_core.queue.base import QueueBackend
-from quarry_core.runs import create_run, set_phase, utcnow
-from quarry_core.states import ACTIVE_RUN_PHASES, RunPhase, RunTrigger, Stage
+from quarry_core.replay import replay, source_runs
+from quarry_core.runs import create_run
+from quarry_core.states import ACTIVE_RUN_PHASES, RunTrigger
 
 
 class RetransformError(QuarryError):
     pass
-
-
-def source_runs(session: Session, job_id: int) -> list[int]:
-    runs = session.execute(
-        select(EtlRun.id, EtlRun.mode)
-        .where(
-            EtlRun.job_id == job_id, EtlRun.phase == RunPhase.SUCCEEDED.value, EtlRun.retransform_of.is_(None)
-        )
-        .order_by(EtlRun.id)
-    ).all()
-    last_full = max((i for i, r in enumerate(runs) if r.mode == "full"), default=0)
-    return [r.id for r in runs[last_full:]]
 
 
 def retransform_job(factory: sessionmaker[Session], queue: QueueBackend, tenant: str, job_name: str) -> int:
@@ -56,8 +39,7 @@ def retransform_job(factory: sessionmaker[Session], queue: QueueBackend, tenant:
         )
         if active is not None:
             raise RetransformError(f"EtlJob {tenant}/{job_name} has an active run ({active}); wait for it")
-        sources = source_runs(session, job.id)
-        if not sources:
+        if not source_runs(session, job.id):
             raise RetransformError(f"EtlJob {tenant}/{job_name} has no successful run to replay")
         run = create_run(
             session,
@@ -66,31 +48,7 @@ def retransform_job(factory: sessionmaker[Session], queue: QueueBackend, tenant:
             mode="incremental",
             entities=list(job.spec.get("entities") or []),
             trigger=RunTrigger.RETRANSFORM.value,
-            retransform_of=sources[-1],
         )
-        set_phase(session, run.id, RunPhase.RUNNING)
-        pages = session.execute(
-            update(RawExtractionData)
-            .where(RawExtractionData.run_id.in_(sources))
-            .values(replay_run_id=run.id, transformed_at=None, load_batches=None)
-            .returning(RawExtractionData.id, RawExtractionData.entity)
-        ).all()
-        run_id, integration_id = run.id, integration.id
-    messages = [
-        TransformMessage(
-            message_id=f"rt{run_id}-{raw_id}",
-            tenant=tenant,
-            run_id=run_id,
-            integration_id=integration_id,
-            raw_id=raw_id,
-            entity=entity,
-            retransform=True,
-        )
-        for raw_id, entity in sorted(pages)
-    ]
-    queue.publish_many(Stage.TRANSFORM, [(m.message_id, m.to_bytes()) for m in messages])
-    with session_scope(factory) as session:
-        session.execute(update(EtlRun).where(EtlRun.id == run_id).values(extract_finished_at=utcnow()))
-    with session_scope(factory) as session:
-        complete_if_done(session, run_id)
+        run_id = run.id
+    replay(factory, queue, run_id)
     return run_id

@@ -1,10 +1,11 @@
-"""Re-transform runs the controller created (spec.retransform): replay stored raw pages, no extraction.
+"""Re-transform: replay stored raw pages into an existing run, without calling the source.
 
-The reconcile core creates the run; this fills it: the job's pages of its last successful full
-run and every successful run after it (the newest copy of every record the tables hold) are
-marked as replayed by this run and published to the transform queue. It is a few statements, so
-the controller does it in-process instead of starting a process. Doing it again after a crash is
-harmless: the same pages get the same message ids, and loading is an idempotent upsert.
+Whoever created the run (the reconcile core for `spec.retransform`, or `quarry retransform`)
+calls `replay`: the job's pages of its last successful full run and of every successful run after
+it (the newest copy of every record the tables hold) are marked as replayed by this run and
+published to the transform queue; the run then completes like any other and moves no cursors.
+Doing it again after a crash is harmless: the same pages get the same message ids, and loading is
+an idempotent upsert.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import EtlRun, RawExtractionData
 from quarry_core.messages import TransformMessage
@@ -71,4 +73,6 @@ def replay(factory: sessionmaker[Session], queue: QueueBackend, run_id: int) -> 
     queue.publish_many(Stage.TRANSFORM, [(m.message_id, m.to_bytes()) for m in messages])
     with session_scope(factory) as session:
         session.execute(update(EtlRun).where(EtlRun.id == run_id).values(extract_finished_at=utcnow()))
+    with session_scope(factory) as session:
+        complete_if_done(session, run_id)
     return len(messages)
