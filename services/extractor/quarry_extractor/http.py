@@ -263,7 +263,12 @@ class HttpClient:
         self.stop = stop or threading.Event()
         self.rng = rng or random.Random()
         self.requests = 0
-        self.waiting = False
+        self._lock = threading.Lock()
+        self._local = threading.local()  # whether this thread's request is waiting
+        # Set by a rate-limited response: requests sent ahead on other threads hold off until then
+        # instead of earning the same (or, from Jira, a longer) wait.
+        self._not_before = 0.0
+        self._halt = threading.Event()
         headers = {
             "Accept": "application/json",
             "User-Agent": "quarry-extractor",
@@ -277,6 +282,14 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
+    def abort(self) -> None:
+        """End the requests other threads still have in flight (at their next wait or retry)."""
+        self._halt.set()
+
+    @property
+    def waiting(self) -> bool:
+        return bool(getattr(self._local, "waiting", False))
+
     def url(self, req: ApiRequest) -> str:
         return req.url if req.url.startswith(("http://", "https://")) else self.base_url + req.url
 
@@ -287,14 +300,17 @@ class HttpClient:
             self.on_wait(reason, until)
             raise RetriableError(f"{reason}: the wait until {until.isoformat()} is longer than allowed")
         if reason is not None:
-            self.waiting = True
+            self._local.waiting = True
             self.on_wait(reason, datetime.fromtimestamp(time.time() + seconds, UTC))
-        if self.stop.wait(seconds):
-            raise Interrupted("stopped while waiting")
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            # Short slices: abort() has no event of its own to wake this thread.
+            if self.stop.wait(min(left, 0.25)) or self._halt.is_set():
+                raise Interrupted("stopped while waiting")
 
     def _clear_wait(self) -> None:
         if self.waiting:
-            self.waiting = False
+            self._local.waiting = False
             self.on_wait(None, None)
 
     def _take_budget(self) -> None:
@@ -303,15 +319,23 @@ class HttpClient:
         while (wait := self.budget.reserve()) > 0:
             self._sleep(wait, f"request budget of {self.budget.limit} requests/hour used up")
 
+    def _hold_off(self) -> None:
+        with self._lock:
+            wait = self._not_before - time.monotonic()
+        if wait > 0:
+            self._sleep(wait, None)
+
     def send(self, req: ApiRequest) -> ApiResponse:
         url = self.url(req)
         failures = limited = 0
         while True:
-            if self.stop.is_set():
+            if self.stop.is_set() or self._halt.is_set():
                 raise Interrupted("stopped before a request")
+            self._hold_off()
             self._take_budget()
             headers = {"If-None-Match": req.etag} if req.etag else None
-            self.requests += 1
+            with self._lock:
+                self.requests += 1
             try:
                 raw = self._client.request(
                     req.method, url, params=req.params or None, json=req.json, headers=headers
@@ -352,7 +376,10 @@ class HttpClient:
                 if limited > self.policy.max_rate_limit_waits:
                     raise RetriableError(f"{verdict.reason}: still limited after {limited} waits")
                 # A small margin: Jira answers a retry that comes early with a longer wait.
-                self._sleep(verdict.wait + 0.05 + self.rng.random() * 0.1, verdict.reason)
+                wait = verdict.wait + 0.05 + self.rng.random() * 0.1
+                with self._lock:
+                    self._not_before = max(self._not_before, time.monotonic() + wait)
+                self._sleep(wait, verdict.reason)
                 continue
             failures += 1
             if failures >= self.policy.max_attempts:

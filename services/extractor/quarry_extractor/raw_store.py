@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +41,24 @@ _CHECKPOINT = text(
     "update etl_runs set checkpoint = CAST(:checkpoint AS jsonb), "
     "candidate_cursors = CAST(:cursors AS jsonb), updated_at = now() where id = :run_id"
 )
+# A `\u0000` escape whose backslash is not itself escaped (an even run of backslashes before it).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
-def store_page(session: Session, page: RawPage) -> int:
-    """Insert the page (the body verbatim: no re-serialisation) and count it; returns its id.
+def jsonb_safe(json_text: str) -> str:
+    """The JSON text without NUL characters, which PostgreSQL jsonb (and text) cannot hold.
+
+    NULs are stripped, not escaped: Jira text sometimes carries a stray `\\u0000`, it means nothing
+    to a reader, and keeping it as the six visible characters `\\u0000` would put noise into the
+    transformed titles and descriptions. Everything else of the page stays byte-for-byte.
+    """
+    if "\\u0000" not in json_text and "\x00" not in json_text:
+        return json_text
+    return _NUL_ESCAPE.sub(r"\1", json_text).replace("\x00", "")
+
+
+def insert_page(session: Session, page: RawPage) -> tuple[int, bool]:
+    """Insert the page (the body verbatim but for NULs: no re-serialisation); (its id, inserted).
 
     A page already stored under the same (run, stream, page_seq) is kept, never duplicated.
     """
@@ -55,31 +71,57 @@ def store_page(session: Session, page: RawPage) -> int:
         "page_seq": page.page_seq,
         "url": page.url,
         "method": page.method,
-        "params": json.dumps(page.params),
+        "params": jsonb_safe(json.dumps(page.params)),
         "status": page.status,
-        "response": page.response_text or "null",
+        "response": jsonb_safe(page.response_text) if page.response_text else "null",
         "item_count": page.item_count,
     }
     raw_id = session.execute(_INSERT, values).scalar_one_or_none()
-    if raw_id is None:
-        return int(
-            session.execute(
-                select(RawExtractionData.id).where(
-                    RawExtractionData.run_id == page.run_id,
-                    RawExtractionData.stream == page.stream,
-                    RawExtractionData.page_seq == page.page_seq,
-                )
-            ).scalar_one()
+    if raw_id is not None:
+        return int(raw_id), True
+    existing = session.execute(
+        select(RawExtractionData.id).where(
+            RawExtractionData.run_id == page.run_id,
+            RawExtractionData.stream == page.stream,
+            RawExtractionData.page_seq == page.page_seq,
         )
-    runs.add_counts(session, page.tenant, page.run_id, page.entity, pages=1, extracted=page.item_count)
-    return int(raw_id)
+    ).scalar_one()
+    return int(existing), False
+
+
+def store_pages(session: Session, pages: Iterable[RawPage]) -> list[tuple[int, str]]:
+    """Insert pages and add the new ones to the run counters (one upsert per entity).
+
+    Returns (id, entity) of every page, in order.
+    """
+    out: list[tuple[int, str]] = []
+    added: dict[tuple[str, int, str], list[int]] = {}
+    for page in pages:
+        raw_id, inserted = insert_page(session, page)
+        out.append((raw_id, page.entity))
+        if inserted:
+            totals = added.setdefault((page.tenant, page.run_id, page.entity), [0, 0])
+            totals[0] += 1
+            totals[1] += page.item_count
+    for (tenant, run_id, entity), (pages_n, items) in added.items():
+        runs.add_counts(session, tenant, run_id, entity, pages=pages_n, extracted=items)
+    return out
+
+
+def store_page(session: Session, page: RawPage) -> int:
+    return store_pages(session, [page])[0][0]
 
 
 def save_checkpoint(
     session: Session, run_id: int, checkpoint: dict[str, Any], cursors: dict[str, Any]
 ) -> None:
     session.execute(
-        _CHECKPOINT, {"checkpoint": json.dumps(checkpoint), "cursors": json.dumps(cursors), "run_id": run_id}
+        _CHECKPOINT,
+        {
+            "checkpoint": jsonb_safe(json.dumps(checkpoint)),
+            "cursors": jsonb_safe(json.dumps(cursors)),
+            "run_id": run_id,
+        },
     )
 
 

@@ -1,4 +1,5 @@
-"""Run one extraction: the loop of fetch page -> store page + checkpoint (one commit) -> publish.
+"""Run one extraction: fetch pages (a few ahead) -> parse in order -> the writer stores pages with
+their checkpoint (one commit per batch) -> publishes them.
 
 Exit codes (what the extract pod reports): 0 done (or nothing to do, or cancelled), 1 a passing
 fault outlasted the retries (the run stays Running; the next attempt resumes), 3 fatal (the run
@@ -18,25 +19,27 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import runs
+from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import get_engine, session_factory, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
 from quarry_core.errors import FatalError, RetriableError
-from quarry_core.messages import TransformMessage
-from quarry_core.queue.base import QueueBackend
 from quarry_core.queue.factory import open_queue
 from quarry_core.secrets import resolve_credentials
-from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase, Stage
+from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase
 from quarry_extractor.budget import PgBudget
+from quarry_extractor.fetcher import Fetcher
 from quarry_extractor.github import GithubConnector, GithubOptions, repo_names
-from quarry_extractor.http import ApiRequest, ApiResponse, HttpClient, Interrupted, RetryPolicy
+from quarry_extractor.http import HttpClient, Interrupted, RetryPolicy
 from quarry_extractor.jira import JiraConnector, JiraOptions
-from quarry_extractor.raw_store import RawPage, last_page, save_checkpoint, store_page
+from quarry_extractor.raw_store import RawPage, last_page, save_checkpoint
 from quarry_extractor.settings import ExtractorSettings
 from quarry_extractor.streams import Connector, WorkItem, flatten_cursors, nest_cursors, split_cursor_key
+from quarry_extractor.writer import Entry, PageWriter, Snapshot, WriterError
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_RETRY, EXIT_FATAL, EXIT_TERMINATED = 0, 1, 3, 143
+PHASE_CHECK_SECONDS = 0.5  # how soon a cancelled run stops fetching, at one query per interval
 
 
 class Cancelled(Exception):
@@ -49,6 +52,8 @@ class Checkpoint:
 
     work: list[WorkItem]
     seq: dict[str, int] = field(default_factory=dict)
+    # (raw id, entity) of the pages committed with this checkpoint, perhaps not yet published.
+    last_batch: list[tuple[int, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, "work": [w.to_json() for w in self.work], "seq": self.seq}
@@ -57,7 +62,8 @@ class Checkpoint:
     def from_json(cls, data: dict[str, Any]) -> Checkpoint | None:
         if not data or "work" not in data:
             return None
-        return cls([WorkItem.from_json(w) for w in data["work"]], dict(data.get("seq") or {}))
+        last = [(int(i), str(e)) for i, e in data.get("last_batch") or []]
+        return cls([WorkItem.from_json(w) for w in data["work"]], dict(data.get("seq") or {}), last)
 
 
 def committed_cursors(session: Session, integration_id: int) -> dict[str, dict[str, Any]]:
@@ -110,32 +116,6 @@ def default_entities(kind: str) -> list[str]:
     if kind == "jira":
         return ["projects", "issue_types", "statuses", "fields", "boards", "sprints", "issues"]
     return ["repositories", "pull_requests", "commits"]
-
-
-class Prefetch:
-    """One request sent ahead on a daemon thread while the current page is being stored."""
-
-    def __init__(self, http: HttpClient, request: ApiRequest) -> None:
-        self.request = request
-        self._done = threading.Event()
-        self._result: ApiResponse | None = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._run, args=(http,), daemon=True, name="prefetch").start()
-
-    def _run(self, http: HttpClient) -> None:
-        try:
-            self._result = http.send(self.request)
-        except BaseException as exc:  # handed to the main thread
-            self._error = exc
-        finally:
-            self._done.set()
-
-    def result(self) -> ApiResponse:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
 
 
 class Extraction:
@@ -247,33 +227,45 @@ class Extraction:
             on_wait=self.on_wait,
             stop=self.stop,
         )
-        resumed = checkpoint is not None
         if checkpoint is None:
             checkpoint = Checkpoint(connector.plan())
-        with open_queue(self.settings) as queue:
-            queue.declare()
-            if resumed:
-                self._republish_last(queue, tenant, integration_id)
-            status = self._loop(connector, checkpoint, candidate, queue, tenant, integration_id)
+        elif not checkpoint.last_batch:
+            # A checkpoint from before batches: its newest page is the one perhaps unpublished.
+            with session_scope(self.sessions) as s:
+                last = last_page(s, self.run_id)
+            checkpoint.last_batch = [last] if last is not None else []
+        writer = PageWriter(
+            self.engine,
+            lambda: open_queue(self.settings),
+            tenant=tenant,
+            run_id=self.run_id,
+            integration_id=integration_id,
+            republish=checkpoint.last_batch,
+            max_pending=self.settings.write_queue_pages,
+            max_batch_pages=self.settings.write_batch_pages,
+        ).start()
+        window = self.settings.fetch_concurrency if self.settings.prefetch else 1
+        fetcher = Fetcher(self.http, window)
+        try:
+            status = self._loop(connector, checkpoint, candidate, fetcher, writer, tenant, integration_id)
+        except BaseException:
+            self.http.abort()
+            writer.abandon()  # keep what was fetched and processed: the resume starts after it
+            raise
+        finally:
+            fetcher.close()
+            self.pages_stored = writer.pages_stored
         if status != EXIT_OK:
+            self.http.abort()
+            writer.abandon()
+            self.pages_stored = writer.pages_stored
             return status
+        try:
+            writer.close()
+        except WriterError as exc:
+            raise RetriableError(f"storing pages failed: {exc}") from exc
+        self.pages_stored = writer.pages_stored
         return self._finish(checkpoint, candidate)
-
-    def _republish_last(self, queue: QueueBackend, tenant: str, integration_id: int) -> None:
-        # A crash between a page's commit and its publish loses at most that one message;
-        # transform is idempotent, so sending the newest page again is safe.
-        with session_scope(self.sessions) as s:
-            last = last_page(s, self.run_id)
-        if last is not None:
-            self._publish(queue, tenant, integration_id, *last)
-
-    def _publish(
-        self, queue: QueueBackend, tenant: str, integration_id: int, raw_id: int, entity: str
-    ) -> None:
-        msg = TransformMessage(
-            tenant=tenant, run_id=self.run_id, integration_id=integration_id, raw_id=raw_id, entity=entity
-        )
-        queue.publish(Stage.TRANSFORM, msg.to_bytes(), message_id=msg.message_id)
 
     def _phase(self) -> RunPhase:
         with self.sessions() as s:
@@ -287,69 +279,57 @@ class Extraction:
         connector: Connector,
         cp: Checkpoint,
         candidate: dict[str, Any],
-        queue: QueueBackend,
+        fetcher: Fetcher,
+        writer: PageWriter,
         tenant: str,
         integration_id: int,
     ) -> int:
-        assert self.http is not None
-        ahead: Prefetch | None = None
+        phase_checked = 0.0
         while cp.work:
             if self.stop.is_set():
                 log.info("run %s stopped after a checkpoint; resumes from it", self.run_id)
                 return EXIT_TERMINATED
-            phase = self._phase()
-            if phase in TERMINAL_RUN_PHASES:
-                log.info("run %s is %s; extraction stops", self.run_id, phase)
-                return EXIT_OK
+            if time.monotonic() - phase_checked >= PHASE_CHECK_SECONDS:
+                phase = self._phase()
+                if phase in TERMINAL_RUN_PHASES:
+                    log.info("run %s is %s; extraction stops", self.run_id, phase)
+                    return EXIT_OK
+                phase_checked = time.monotonic()
+            fetcher.ahead(cp.work)
             item = cp.work[0]
             stream = connector.stream(item.stream)
-            if ahead is not None and ahead.request == item.request:
-                response = ahead.result()
-            else:
-                response = self.http.send(item.request)
-            ahead = None
+            response = fetcher.take(item)
             result = stream.parse(item, response, candidate)
             following: list[WorkItem] = list(result.children)
             if result.next is not None:
                 following.append(WorkItem(item.stream, result.next_ctx or item.ctx, result.next))
-            work = following + cp.work[1:]
-            if self.settings.prefetch and work and not self.stop.is_set():
-                ahead = Prefetch(self.http, work[0].request)
+            cp.work = following + cp.work[1:]
+            fetcher.ahead(cp.work)
             candidate.update(result.cursors)
-            key = stream.key(item.ctx)
-            raw: tuple[int, str] | None = None
-            with session_scope(self.sessions) as s:
-                if result.store:
-                    seq = cp.seq.get(key, 0) + 1
-                    params = {
-                        **item.request.params,
-                        **(item.request.json if isinstance(item.request.json, dict) else {}),
-                    }
-                    params.update(stream.context_params(item.ctx))
-                    raw_id = store_page(
-                        s,
-                        RawPage(
-                            tenant=tenant,
-                            integration_id=integration_id,
-                            run_id=self.run_id,
-                            entity=stream.entity,
-                            stream=key,
-                            page_seq=seq,
-                            url=response.url,
-                            method=item.request.method,
-                            params=params,
-                            status=response.status,
-                            response_text=response.text,
-                            item_count=len(result.items),
-                        ),
-                    )
-                    cp.seq[key] = seq
-                    raw = (raw_id, stream.entity)
-                cp.work = work
-                save_checkpoint(s, self.run_id, cp.to_json(), nest_cursors(candidate))
-            if raw is not None:
-                self.pages_stored += 1
-                self._publish(queue, tenant, integration_id, *raw)
+            page: RawPage | None = None
+            if result.store:
+                key = stream.key(item.ctx)
+                cp.seq[key] = cp.seq.get(key, 0) + 1
+                params = {
+                    **item.request.params,
+                    **(item.request.json if isinstance(item.request.json, dict) else {}),
+                }
+                params.update(stream.context_params(item.ctx))
+                page = RawPage(
+                    tenant=tenant,
+                    integration_id=integration_id,
+                    run_id=self.run_id,
+                    entity=stream.entity,
+                    stream=key,
+                    page_seq=cp.seq[key],
+                    url=response.url,
+                    method=item.request.method,
+                    params=params,
+                    status=response.status,
+                    response_text=response.text,
+                    item_count=len(result.items),
+                )
+            writer.put(Entry(page, snapshot(cp, candidate)))
         return EXIT_OK
 
     def _finish(self, cp: Checkpoint, candidate: dict[str, Any]) -> int:
@@ -360,14 +340,21 @@ class Extraction:
                 .where(EtlRun.id == self.run_id)
                 .values(extract_finished_at=runs.utcnow(), waiting_reason=None, waiting_until=None)
             )
-        try:
-            from quarry_core.completion import complete_if_done  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            log.warning("quarry_core.completion is not available; the run is completed by the workers")
-            return EXIT_OK
+        # The workers may have transformed and loaded every page already: then nobody else
+        # would notice that the run is complete.
         with session_scope(self.sessions) as s:
             complete_if_done(s, self.run_id)
         return EXIT_OK
+
+
+def snapshot(cp: Checkpoint, candidate: dict[str, Any]) -> Snapshot:
+    """The checkpoint as it stands now, serialised only if the writer ends a batch with it."""
+    work, seq, cursors = list(cp.work), dict(cp.seq), dict(candidate)
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
+        return Checkpoint(work, seq).to_json(), nest_cursors(cursors)
+
+    return build
 
 
 def split_key(key: str) -> tuple[str, str]:

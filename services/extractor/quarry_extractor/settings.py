@@ -71,5 +71,24 @@ class ExtractorSettings(CoreSettings):
     prefetch: bool = Field(
         default=True,
         validation_alias="QUARRY_EXTRACT_PREFETCH",
-        description="Fetch the next page while the current one is being stored.",
+        description="Fetch the next pages while the current one is being stored (off: one at a time).",
+    )
+    fetch_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        validation_alias="QUARRY_EXTRACT_CONCURRENCY",
+        description="Requests in flight at once: the first work items of the run, all independent.",
+    )
+    write_queue_pages: int = Field(
+        default=8,
+        ge=1,
+        validation_alias="QUARRY_EXTRACT_WRITE_QUEUE_PAGES",
+        description="Fetched pages waiting to be stored before fetching holds back (memory bound).",
+    )
+    write_batch_pages: int = Field(
+        default=16,
+        ge=1,
+        validation_alias="QUARRY_EXTRACT_WRITE_BATCH_PAGES",
+        description="Most pages stored in one transaction (with one checkpoint) when they queue up.",
     )
