@@ -9,6 +9,7 @@ from pathlib import Path
 from quarry_extractor.budget import plan_grant
 from quarry_extractor.http import Action, ApiRequest, ApiResponse, backoff_delay, classify, parse_retry_after
 from quarry_extractor.jira import issues_jql, jira_ms, since_ms
+from quarry_extractor.raw_store import jsonb_safe
 from quarry_extractor.streams import OffsetPaginator, TokenPaginator, link_next, split_cursor_key
 
 
@@ -82,6 +83,15 @@ def test_budget_arithmetic() -> None:
     granted, wait = plan_grant([(100.0, 6), (200.0, 4)], 10, 3600, 300, 5)
     assert granted == 0 and wait == 3400.0
     assert plan_grant([(100.0, 10)], 10, 3600, 3701, 5) == (5, 0.0)
+
+
+def test_nul_escapes_are_stripped_and_nothing_else() -> None:
+    assert jsonb_safe('{"a":"x\\u0000y"}') == '{"a":"xy"}'
+    assert jsonb_safe('{"a":"x\\\\u0000y"}') == '{"a":"x\\\\u0000y"}'  # an escaped backslash
+    assert jsonb_safe('{"a":"\\\\\\u0000"}') == '{"a":"\\\\"}'  # escaped backslash, then NUL
+    assert jsonb_safe('{"a":"x\x00"}') == '{"a":"x"}'
+    page = '{"issues":[{"key":"A-1"}]}'
+    assert jsonb_safe(page) is page
 
 
 def test_bench_smoke() -> None:

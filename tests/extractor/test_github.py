@@ -139,5 +139,8 @@ def test_one_transform_message_per_stored_page(
         if backend == "rabbitmq":
             from quarry_core.queue.rabbit import RabbitQueue
 
-            with RabbitQueue(extra["amqp_url"], prefix=settings.queue_prefix) as q:
-                q.delete_topology()
+            rabbit = RabbitQueue(extra["amqp_url"], prefix=settings.queue_prefix)
+            try:
+                rabbit.delete_topology()
+            finally:
+                rabbit.close()

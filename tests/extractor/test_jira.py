@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from quarry_core import runs
+from quarry_core import completion, runs
 from quarry_core.db.models import EtlRun
+from quarry_core.states import RunPhase
+from quarry_extractor import runner
 from quarry_extractor.runner import EXIT_FATAL, EXIT_OK, Extraction
 from quarry_sandbox.faults import FaultConfig
 from quarry_sandbox.jira_data import JiraDataset
@@ -65,7 +67,7 @@ def test_full_then_incremental_fetches_only_what_changed(
 
     commit_cursors(engine, run1)
     with Session(engine) as s:
-        runs.set_phase(s, run1, runs.RunPhase.SUCCEEDED)
+        runs.set_phase(s, run1, RunPhase.SUCCEEDED)
         s.commit()
     changed = ds.transition_some(5, seed=9)
     created = ds.create_issue(projects[0])
@@ -120,6 +122,39 @@ def test_bearer_auth_and_per_issue_changelogs(
         assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
     per_issue = [p for p in pages if p.entity == "issue_changelogs"]
     assert per_issue and all(p.params["_issue_key"] and p.params["_project"] for p in per_issue)
+    # The transformer keys transitions by issue id: every per-issue page names it, later pages too.
+    by_key = {rec.key: str(rec.id) for rec in ds.live_issues()}
+    assert all(p.params["_issue_id"] == by_key[p.params["_issue_key"]] for p in per_issue)
+    assert any(p.params.get("startAt", 0) > 0 for p in per_issue)
+
+
+def test_bulk_changelog_entries_carry_their_issue_id(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(150, projects=1, seed=6, long_changelog_rate=0.1)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
+    assert Extraction(make_settings(), run_id).run() == EXIT_OK
+    bulk = raw_pages(engine, run_id, "issue_changelogs")
+    ids = {str(rec.id) for rec in ds.live_issues()}
+    assert bulk and all(log["issueId"] in ids for p in bulk for log in p.response["issueChangeLogs"])
+
+
+def test_a_page_with_nul_characters_is_stored_without_them(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(20, projects=1, seed=8)
+    project = ds.projects[0].key
+    # A NUL (the server sends it as the escape \u0000) next to the literal text "\u0000" (an
+    # escaped backslash), which is no NUL and must survive.
+    key = ds.create_issue(project, summary="bad\x00byte and C:\\u0000dir")
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [project]), JIRA_CREDS, entities=["issues"])
+    assert Extraction(make_settings(), run_id).run() == EXIT_OK
+    issues = [i for p in raw_pages(engine, run_id, "issues") for i in p.response["issues"]]
+    stored = next(i for i in issues if i["key"] == key)
+    assert stored["fields"]["summary"] == "badbyte and C:\\u0000dir"
+    assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())
 
 
 def test_storm_of_429_and_503_still_stores_every_issue_once(
@@ -150,3 +185,29 @@ def test_cancelled_run_stops_at_the_next_page(
         s.commit()
     assert Extraction(make_settings(), run_id).run() == EXIT_OK
     assert raw_pages(engine, run_id) == []
+
+
+def test_run_completes_when_the_workers_finished_before_the_extraction(
+    engine: Engine,
+    make_run: MakeRun,
+    make_settings: MakeSettings,
+    jira_factory: JiraFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ds = JiraDataset.synthetic(60, projects=1, seed=4)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
+    real = completion.complete_if_done
+
+    def workers_were_faster(session: Session, rid: int) -> bool:
+        # Every page already transformed (and nothing left to load) when extraction ends.
+        session.execute(
+            text("update raw_extraction_data set transformed_at = now() where run_id = :r"), {"r": rid}
+        )
+        assert session.scalar(select(EtlRun.extract_finished_at).where(EtlRun.id == rid)) is not None
+        return real(session, rid)
+
+    monkeypatch.setattr(runner, "complete_if_done", workers_were_faster)
+    assert Extraction(make_settings(), run_id).run() == EXIT_OK
+    row = run_row(engine, run_id)
+    assert row.phase == "Succeeded" and row.finished_at is not None
