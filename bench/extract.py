@@ -1,11 +1,16 @@
 """Benchmark of `quarry extract` against the imitation servers.
 
-    .venv/bin/python bench/extract.py [--issues 50000 --prs 5000]
+    .venv/bin/python bench/extract.py [--issues 50000 --prs 5000] [--latency-ms 0]
 
 Runs the real extract process (a subprocess, as the pod runs it) for a Jira integration and a
 GitHub integration on a fresh database, then fetches the very same pages again with a plain
 sequential httpx loop (no storage, no queue) in the same run, and reports items/s, requests,
 peak RSS of the extract process and the ratio extract time / plain fetch time.
+
+Both times leave interpreter start-up out: the extract time runs from the run turning Running to
+`extract_finished_at` (both written by the extract process); the process's whole wall time is
+reported beside it. `--latency-ms` delays every imitation response (in both measurements) the
+way a remote API does; at 0 the imitation answers at the speed of its own CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from quarry_core.secrets import store_secret
 from quarry_core.settings import CoreSettings
 from quarry_sandbox.github_data import GithubDataset
 from quarry_sandbox.github_server import GithubConfig, GithubServer
+from quarry_sandbox.http import Request, Response
 from quarry_sandbox.jira_data import JiraDataset
 from quarry_sandbox.jira_server import JiraServer
 
@@ -78,6 +84,31 @@ def extract(url: str, key: str, run_id: int) -> tuple[float, int, int]:
     return time.perf_counter() - start, os.waitstatus_to_exitcode(status), int(usage.ru_maxrss)
 
 
+def extract_seconds(url: str, run_id: int) -> float:
+    """From the run turning Running to extract_finished_at: the extraction without start-up."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        seconds = conn.execute(
+            text("select extract(epoch from extract_finished_at - started_at) from etl_runs where id = :r"),
+            {"r": run_id},
+        ).scalar_one()
+    engine.dispose()
+    return float(seconds)
+
+
+def add_latency(server: JiraServer | GithubServer, seconds: float) -> None:
+    """Every response of the imitation takes `seconds` longer (a sleep: no CPU, like a WAN)."""
+    if seconds <= 0:
+        return
+    dispatch = server.dispatch
+
+    def delayed(req: Request) -> Response:
+        time.sleep(seconds)
+        return dispatch(req)
+
+    server.dispatch = delayed  # type: ignore[method-assign]
+
+
 def plain_fetch(url: str, run_id: int, headers: dict[str, str]) -> tuple[float, int]:
     """Fetch every stored page of the run again, one after the other, storing nothing."""
     engine = create_engine(url)
@@ -110,6 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--issues", type=int, default=50_000)
     parser.add_argument("--prs", type=int, default=5_000)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -128,6 +160,8 @@ def main() -> int:
         gh_ds = GithubDataset.synthetic(repos=5, pulls=args.prs, seed=1)
         gh_config = GithubConfig(rest_limit=1_000_000, graphql_limit=1_000_000)
         with JiraServer(jira_ds) as jira, GithubServer(gh_ds, gh_config) as github:
+            add_latency(jira, args.latency_ms / 1000)
+            add_latency(github, args.latency_ms / 1000)
             cases = [
                 (
                     "jira",
@@ -161,7 +195,8 @@ def main() -> int:
             for name, server, spec, creds, entities, headers in cases:
                 run_id = make_run(url, key, "bench", spec, creds, entities)
                 server.counters.reset()
-                seconds, code, rss_kib = extract(url, key, run_id)
+                process_seconds, code, rss_kib = extract(url, key, run_id)
+                seconds = extract_seconds(url, run_id)
                 requests = server.counters.total()
                 counts = counters(url, run_id)
                 plain_seconds, pages = plain_fetch(url, run_id, headers)
@@ -169,6 +204,7 @@ def main() -> int:
                 results[name] = {
                     "exit_code": code,
                     "seconds": round(seconds, 2),
+                    "process_seconds": round(process_seconds, 2),
                     "items": items,
                     "items_per_second": round(items / seconds, 1),
                     "requests": requests,
@@ -187,7 +223,8 @@ def main() -> int:
     else:
         for name, r in results.items():
             print(
-                f"{name}: {r['items']} items in {r['seconds']} s = {r['items_per_second']} items/s; "
+                f"{name}: {r['items']} items in {r['seconds']} s = {r['items_per_second']} items/s "
+                f"(process {r['process_seconds']} s with start-up); "
                 f"{r['requests']} requests ({r['pages_stored']} pages); peak RSS {r['peak_rss_mib']} MiB; "
                 f"plain sequential fetch of the same pages {r['plain_sequential_fetch_seconds']} s "
                 f"(ratio {r['ratio_to_plain_fetch']}); exit {r['exit_code']}"
