@@ -426,6 +426,7 @@ class WorkItem(Base):
     __table_args__ = (
         UniqueConstraint("tenant", "integration_id", "source_id"),
         Index("ix_work_items_tenant_key", "tenant", "key"),
+        Index("ix_work_items_embed_pending", "id", postgresql_where="embedded_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -457,6 +458,8 @@ class WorkItem(Base):
     cycle_time_seconds: Mapped[float | None] = mapped_column(Float)
     raw_id: Mapped[int | None] = raw_column()
     loaded_at: Mapped[datetime] = updated_column()
+    # NULL while its vector is missing or stale (a load that changes its text clears it).
+    embedded_at: Mapped[datetime | None]
 
 
 class WorkItemTransition(Base):
@@ -528,7 +531,10 @@ class Repository(Base):
 
 class PullRequest(Base):
     __tablename__ = "pull_requests"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "repository", "number"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "integration_id", "repository", "number"),
+        Index("ix_pull_requests_embed_pending", "id", postgresql_where="embedded_at IS NULL"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tenant: Mapped[str] = tenant_column()
@@ -554,6 +560,8 @@ class PullRequest(Base):
     merged_at: Mapped[datetime | None]
     raw_id: Mapped[int | None] = raw_column()
     loaded_at: Mapped[datetime] = updated_column()
+    # NULL while its vector is missing or stale (a load that changes its text clears it).
+    embedded_at: Mapped[datetime | None]
 
 
 class PullRequestReview(Base):

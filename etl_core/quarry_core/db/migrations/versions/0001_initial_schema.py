@@ -776,6 +776,7 @@ def upgrade() -> None:
         sa.Column("merged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("raw_id", sa.BigInteger(), nullable=True),
         sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("embedded_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["integration_id"],
             ["integrations.id"],
@@ -808,6 +809,13 @@ def upgrade() -> None:
         op.f("ix_pull_requests_integration_id"), "pull_requests", ["integration_id"], unique=False
     )
     op.create_index(op.f("ix_pull_requests_tenant"), "pull_requests", ["tenant"], unique=False)
+    op.create_index(
+        "ix_pull_requests_embed_pending",
+        "pull_requests",
+        ["id"],
+        unique=False,
+        postgresql_where="embedded_at IS NULL",
+    )
     op.create_table(
         "repositories",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -991,6 +999,7 @@ def upgrade() -> None:
         sa.Column("cycle_time_seconds", sa.Float(), nullable=True),
         sa.Column("raw_id", sa.BigInteger(), nullable=True),
         sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("embedded_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["integration_id"],
             ["integrations.id"],
@@ -1021,12 +1030,20 @@ def upgrade() -> None:
     op.create_index(op.f("ix_work_items_integration_id"), "work_items", ["integration_id"], unique=False)
     op.create_index(op.f("ix_work_items_tenant"), "work_items", ["tenant"], unique=False)
     op.create_index("ix_work_items_tenant_key", "work_items", ["tenant", "key"], unique=False)
+    op.create_index(
+        "ix_work_items_embed_pending",
+        "work_items",
+        ["id"],
+        unique=False,
+        postgresql_where="embedded_at IS NULL",
+    )
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_request_budget_grants_tenant"), table_name="request_budget_grants")
     op.drop_index(op.f("ix_request_budget_grants_integration_id"), table_name="request_budget_grants")
     op.drop_table("request_budget_grants")
+    op.drop_index("ix_work_items_embed_pending", table_name="work_items")
     op.drop_index("ix_work_items_tenant_key", table_name="work_items")
     op.drop_index(op.f("ix_work_items_tenant"), table_name="work_items")
     op.drop_index(op.f("ix_work_items_integration_id"), table_name="work_items")
@@ -1041,6 +1058,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_repositories_tenant"), table_name="repositories")
     op.drop_index(op.f("ix_repositories_integration_id"), table_name="repositories")
     op.drop_table("repositories")
+    op.drop_index("ix_pull_requests_embed_pending", table_name="pull_requests")
     op.drop_index(op.f("ix_pull_requests_tenant"), table_name="pull_requests")
     op.drop_index(op.f("ix_pull_requests_integration_id"), table_name="pull_requests")
     op.drop_table("pull_requests")
