@@ -77,11 +77,36 @@ def is_done(session: Session, run: EtlRun) -> bool:
     return not unloaded
 
 
+def may_be_done(session: Session, run_id: int) -> bool:
+    """The lock-free pre-check workers run after every batch: cheapest test first.
+
+    Reads only the run row and the partial "pending" indexes, so a busy run answers False at once
+    without queueing on the run's lock; `complete_if_done` repeats the full check under the lock.
+    """
+    run = session.execute(
+        select(EtlRun.phase, EtlRun.extract_finished_at, EtlRun.retransform_of).where(EtlRun.id == run_id)
+    ).one_or_none()
+    if run is None or run.phase != RunPhase.RUNNING.value or run.extract_finished_at is None:
+        return False
+    unloaded = session.scalar(
+        select(exists().where(LoadBatch.run_id == run_id, LoadBatch.loaded_at.is_(None)))
+    )
+    if unloaded:
+        return False
+    if run.retransform_of is not None:
+        page_filter = RawExtractionData.replay_run_id == run_id
+    else:
+        page_filter = RawExtractionData.run_id == run_id
+    return not session.scalar(select(exists().where(page_filter, RawExtractionData.transformed_at.is_(None))))
+
+
 def complete_if_done(session: Session, run_id: int) -> bool:
     """Complete the run if all its work is done; True when this call made it Succeeded.
 
     The caller commits `session` (its transaction holds the run's lock until then).
     """
+    if not may_be_done(session, run_id):
+        return False
     lock_run(session, run_id)
     run = session.scalar(select(EtlRun).where(EtlRun.id == run_id).with_for_update())
     if run is None or run.phase != RunPhase.RUNNING.value:

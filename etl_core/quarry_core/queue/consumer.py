@@ -75,8 +75,20 @@ class Consumer(Generic[M]):
         self.stats = ConsumerStats()
 
     def run(self, stop: threading.Event) -> None:
+        backoff = 0.5
         while not stop.is_set():
-            self.run_once(stop)
+            try:
+                self.run_once(stop)
+                backoff = 0.5
+            except Exception as exc:
+                # The PostgreSQL queue lives in the database: an outage breaks receive itself.
+                if not is_outage(exc):
+                    raise
+                log.warning(
+                    "%s: queue unavailable (%s); retrying in %.1fs", self.stage, describe(exc), backoff
+                )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_outage_backoff)
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Receive one batch and settle every message of it; returns how many were received."""
@@ -109,7 +121,10 @@ class Consumer(Generic[M]):
                 log.warning(
                     "%s: infrastructure unavailable (%s); retrying in %.1fs", self.stage, exc, backoff
                 )
-                time.sleep(backoff)
+                if stop is not None:
+                    stop.wait(backoff)
+                else:
+                    time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_outage_backoff)
 
     def _settle(self, batch: list[tuple[Delivery, M]]) -> None:
