@@ -4,7 +4,8 @@
 
 Creates its own database on QUARRY_TEST_PG_URL's server (dropped afterwards), stores issue pages
 of 100 issues with embedded changelogs, then runs the transform stage and the load stage each in
-its own process (PostgreSQL queue, vectors off) and reports records/s and peak RSS per process.
+its own process (PostgreSQL queue; the load stage writes no vectors, `quarry worker embed` does)
+and reports records/s and peak RSS per process.
 Finally it COPYs exactly the rows the load stage upserted into empty copies of the tables.
 """
 
@@ -104,8 +105,15 @@ def stage(kind: str, url: str, prefix: str, out: Any) -> None:
             idle_timeout=0.5,
         )
     else:
+        from quarry_workers.settings import WorkerSettings
+
         consumer = Consumer(
-            queue, Stage.LOAD, LoadMessage, LoadWorker(factory).handle_batch, batch_size=8, idle_timeout=0.5
+            queue,
+            Stage.LOAD,
+            LoadMessage,
+            LoadWorker(factory).handle_batch,
+            batch_size=WorkerSettings().load_batch_size,  # QUARRY_LOAD_BATCH_SIZE
+            idle_timeout=0.5,
         )
     started = time.perf_counter()
     while consumer.run_once():

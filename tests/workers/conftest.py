@@ -139,7 +139,7 @@ class Platform:
 
     def consumers(self) -> tuple[Consumer[TransformMessage], Consumer[LoadMessage]]:
         tw = TransformWorker(self.factory, self.queue, rows_per_message=40)
-        lw = LoadWorker(self.factory, self.vectors)
+        lw = LoadWorker(self.factory)
         return (
             Consumer(
                 self.queue,
