@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -21,7 +20,7 @@ from quarry_core.messages import TransformMessage
 from quarry_core.runs import counts
 from quarry_core.states import Stage
 from quarry_workers.retransform import retransform_job
-from quarry_workers.vectors import HashingEmbedder, VectorStore
+from quarry_workers.vectors import embedding_progress
 from tests.workers.conftest import Platform
 from tests.workers.fixtures import items, rows
 
@@ -71,8 +70,7 @@ def _table_snapshot(p: Platform) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def test_pipeline_loads_everything_and_completes(platform: Platform, tmp_path: Path) -> None:
-    platform.vectors = VectorStore(HashingEmbedder(), url=None, path=tmp_path / "qdrant")
+def test_pipeline_loads_everything_and_completes(platform: Platform) -> None:
     run_id, transitions = _seed_jira_run(platform)
     platform.drain()
     run = platform.run(run_id)
@@ -99,12 +97,9 @@ def test_pipeline_loads_everything_and_completes(platform: Platform, tmp_path: P
     assert c["issue_changelogs"]["loaded"] == transitions - _status_items(
         items("jira/_raw_jira_api_issues.csv")
     )
-    # vectors: one point per work item with text, found only within the tenant
-    assert platform.vectors.count(platform.tenant) == 33
-    hits = platform.vectors.search(platform.tenant, "modularity metric chart", limit=3)
-    assert hits and all(h["tenant"] == platform.tenant for h in hits)
-    assert platform.vectors.search("someone-else", "modularity", limit=3) == []
-    platform.vectors.close()
+    # no embed worker ran: the run Succeeded anyway, its vectors are pending (tests/workers/test_embed.py)
+    with platform.factory() as s:
+        assert embedding_progress(s, platform.tenant).pending == {"work_item": 33, "pull_request": 0}
 
 
 def test_duplicate_messages_change_nothing(platform: Platform) -> None:

@@ -1,4 +1,4 @@
-"""`quarry worker transform|load` and `quarry retransform JOB -n NAMESPACE`."""
+"""`quarry worker transform|load|embed` and `quarry retransform JOB -n NAMESPACE`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from quarry_cli.output import add_output_flag, print_json
 def register(subparsers: Any) -> None:
     worker = subparsers.add_parser(
         "worker",
-        help="run a transform or load worker process",
-        description="Consume the transform or load queue until SIGTERM. Reads DATABASE_URL, AMQP_URL, "
-        "QDRANT_URL; QUARRY_EMBEDDER=auto|hashing|sentence|off picks the vector embedder; "
-        "QUARRY_HEALTH_PORT serves /healthz and /metrics.",
+        help="run a transform, load or embed worker process",
+        description="transform/load: consume that queue until SIGTERM. embed: write the vectors of "
+        "work items and pull requests whose vector is missing or stale, in batches, until SIGTERM "
+        "(runs never wait for it; with Qdrant local mode run exactly one per data directory). "
+        "Reads DATABASE_URL, AMQP_URL, QDRANT_URL, QUARRY_DATA_DIR; QUARRY_EMBEDDER=auto|hashing|"
+        "sentence|off picks the embedder; QUARRY_HEALTH_PORT serves /healthz and /metrics.",
     )
-    worker.add_argument("kind", choices=["transform", "load"], help="which stage to consume")
+    worker.add_argument("kind", choices=["transform", "load", "embed"], help="which stage to run")
     worker.add_argument("--health-port", type=int, default=None, help="serve /healthz and /metrics here")
     worker.set_defaults(func=run_worker)
 

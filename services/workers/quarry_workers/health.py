@@ -8,11 +8,13 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 MESSAGES = Counter("quarry_worker_messages_total", "Messages settled", ["stage", "outcome"])
 RECORDS = Counter("quarry_worker_records_total", "Records transformed or loaded", ["stage", "table"])
 VECTORS = Counter("quarry_worker_vectors_total", "Vector points upserted", ["embedder"])
+VECTORS_PENDING = Gauge("quarry_vectors_pending", "Rows whose vector is missing or stale", ["kind"])
+VECTORS_EMBEDDED = Gauge("quarry_vectors_embedded", "Rows whose vector is written", ["kind"])
 BATCH_SECONDS = Histogram("quarry_worker_batch_seconds", "Time to handle one batch", ["stage"])
 
 

@@ -22,6 +22,9 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
     stop = stop or threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if kind == "embed":
+        run_embed(settings, stop)
+        return
     factory = session_factory(get_engine(settings))
     queue = open_queue(settings)
     queue.declare()
@@ -42,19 +45,8 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
         )
     else:
         from quarry_workers.load_worker import LoadWorker
-        from quarry_workers.vectors import VectorStore, choose_embedder
 
-        embedder = choose_embedder(settings.embedder, settings.embedding_model)
-        store = None
-        if embedder is not None:
-            path = settings.data_dir / "qdrant"
-            if not settings.qdrant_url:
-                path.mkdir(parents=True, exist_ok=True)
-            store = VectorStore(embedder, url=settings.qdrant_url, path=path)
-        status["embedder"] = embedder.name if embedder else "off"
-        status["vectors"] = "server" if settings.qdrant_url else "local"
-        log.info("load worker: embedder %s, qdrant %s", status["embedder"], status["vectors"])
-        lw = LoadWorker(factory, store)
+        lw = LoadWorker(factory)
         consumer = Consumer(
             queue,
             Stage.LOAD,
@@ -80,3 +72,41 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
         consumer.run(stop)
     finally:
         queue.close()
+
+
+def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
+    """The vector stage. Qdrant local mode locks its directory: one such process per data directory."""
+    from quarry_workers.embed_worker import EmbedWorker
+    from quarry_workers.vectors import VectorStore, choose_embedder
+
+    factory = session_factory(get_engine(settings))
+    embedder = choose_embedder(settings.embedder, settings.embedding_model)
+    status: dict[str, Any] = {
+        "worker": "embed",
+        "embedder": embedder.name if embedder else "off",
+        "vectors": "server" if settings.qdrant_url else "local",
+    }
+    worker: EmbedWorker | None = None
+    if settings.health_port:
+        from quarry_workers.health import serve
+
+        def health() -> dict[str, Any]:
+            if worker is None:
+                return status
+            return {**status, "embedded": worker.embedded, "progress": worker.progress}
+
+        serve(settings.health_port, health)
+    if embedder is None:
+        log.info("embed worker: QUARRY_EMBEDDER=off, nothing to do; idling until stopped")
+        stop.wait()
+        return
+    path = settings.data_dir / "qdrant"
+    if not settings.qdrant_url:
+        path.mkdir(parents=True, exist_ok=True)
+    store = VectorStore(embedder, url=settings.qdrant_url, path=path)
+    worker = EmbedWorker(factory, store, batch_size=settings.embed_batch_size)
+    log.info("embed worker started (%s)", status)
+    try:
+        worker.run(stop, idle=settings.idle_timeout)
+    finally:
+        store.close()

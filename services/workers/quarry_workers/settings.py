@@ -1,4 +1,4 @@
-"""Settings of the transform and load workers (environment variables, as every Quarry process)."""
+"""Settings of the transform, load and embed workers (environment variables, as every Quarry process)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ class WorkerSettings(CoreSettings):
         ge=1,
         validation_alias="QUARRY_LOAD_ROWS_PER_MESSAGE",
         description="A raw page's records are split into load messages of at most this many rows.",
+    )
+    embed_batch_size: int = Field(
+        default=256,
+        ge=1,
+        validation_alias="QUARRY_EMBED_BATCH_SIZE",
+        description="Rows the embed stage claims, embeds and commits at a time.",
     )
     embedder: Literal["auto", "hashing", "sentence", "off"] = Field(
         default="auto",

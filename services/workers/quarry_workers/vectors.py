@@ -8,9 +8,12 @@ L2-normalised. Texts sharing words land close; it knows no synonyms, but needs n
 changes, so vectors stay comparable across runs.
 
 Store: Qdrant local mode (a directory under the data directory) when QDRANT_URL is unset, the
-server otherwise. Every point carries `tenant` in its payload with a tenant payload index, and
-`search` always filters by tenant. Point ids are derived from (tenant, integration, kind, key),
-so loading the same record again overwrites its point.
+server otherwise. Local mode admits ONE process per directory, so locally exactly one
+`quarry worker embed` runs; with a Qdrant server any number may (they claim rows with SKIP LOCKED).
+Vectors are written by that stage alone (quarry_workers.embed_worker), never on the load path.
+Every point carries `tenant` in its payload with a tenant payload index, and `search` always
+filters by tenant. Point ids are derived from (tenant, integration, kind, key), so embedding the
+same record again overwrites its point.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -123,33 +129,61 @@ class VectorRecord:
         )
 
 
-def records_for(
-    tables: dict[str, list[dict[str, Any]]], tenant: str, integration_id: int
-) -> list[VectorRecord]:
-    out: list[VectorRecord] = []
-    for row in tables.get("work_items", ()):
-        text = "\n".join(t for t in (row.get("title"), row.get("description")) if t)
-        if text:
-            out.append(
-                VectorRecord(
-                    tenant,
-                    integration_id,
-                    "work_item",
-                    row["source_id"],
-                    text,
-                    {"key": row.get("key"), "type": row.get("type"), "status": row.get("status")},
-                )
-            )
-    for row in tables.get("pull_requests", ()):
-        text = "\n".join(t for t in (row.get("title"), row.get("body")) if t)
-        if text:
-            key = f"{row['repository']}#{row['number']}"
-            out.append(
-                VectorRecord(
-                    tenant, integration_id, "pull_request", key, text, {"key": key, "state": row.get("state")}
-                )
-            )
-    return out
+def work_item_record(row: Any) -> VectorRecord:
+    """The point of a `work_items` row (id-less: keyed by tenant, integration and source id)."""
+    text = "\n".join(t for t in (row.title, row.description) if t)
+    payload = {"key": row.key, "type": row.type, "status": row.status}
+    return VectorRecord(row.tenant, row.integration_id, "work_item", row.source_id, text, payload)
+
+
+def pull_request_record(row: Any) -> VectorRecord:
+    text = "\n".join(t for t in (row.title, row.body) if t)
+    key = f"{row.repository}#{row.number}"
+    payload = {"key": key, "state": row.state}
+    return VectorRecord(row.tenant, row.integration_id, "pull_request", key, text, payload)
+
+
+@dataclass(frozen=True)
+class EmbeddingProgress:
+    """Rows per kind whose vector is written (`embedded`) or missing/stale (`pending`)."""
+
+    pending: dict[str, int]
+    embedded: dict[str, int]
+
+    @property
+    def total_pending(self) -> int:
+        return sum(self.pending.values())
+
+    @property
+    def total_embedded(self) -> int:
+        return sum(self.embedded.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pending": self.total_pending,
+            "embedded": self.total_embedded,
+            "byKind": {k: {"pending": self.pending[k], "embedded": self.embedded[k]} for k in self.pending},
+        }
+
+
+EMBEDDED_TABLES = {"work_item": "work_items", "pull_request": "pull_requests"}
+
+
+def embedding_progress(session: Session, tenant: str | None = None) -> EmbeddingProgress:
+    """How far the embed stage is, for one tenant or all (the API and `quarry get runs` use it)."""
+    pending: dict[str, int] = {}
+    embedded: dict[str, int] = {}
+    for kind, table in EMBEDDED_TABLES.items():
+        where = "WHERE tenant = :tenant" if tenant is not None else ""
+        row = session.execute(
+            sql(
+                f"SELECT count(*) FILTER (WHERE embedded_at IS NULL) AS pending, "
+                f"count(*) FILTER (WHERE embedded_at IS NOT NULL) AS embedded FROM {table} {where}"
+            ),
+            {"tenant": tenant},
+        ).one()
+        pending[kind], embedded[kind] = int(row.pending), int(row.embedded)
+    return EmbeddingProgress(pending, embedded)
 
 
 class VectorStore:
@@ -205,6 +239,12 @@ class VectorStore:
         ]
         self.client.upsert(self.collection, points=points, wait=True)
         return len(points)
+
+    def delete(self, point_ids: Sequence[str]) -> None:
+        from qdrant_client import models
+
+        if point_ids:
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=list(point_ids)))
 
     def search(
         self, tenant: str, text: str, limit: int = 10, kind: str | None = None

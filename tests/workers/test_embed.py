@@ -1,0 +1,151 @@
+"""The embed stage: runs never wait for it; it catches up, re-embeds changed rows, survives a restart."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from quarry_workers.embed_worker import EmbedWorker
+from quarry_workers.vectors import HashingEmbedder, VectorStore, embedding_progress
+from tests.workers.conftest import Platform
+from tests.workers.fixtures import items
+from tests.workers.test_pipeline import _seed_jira_run
+
+pytestmark = pytest.mark.parametrize("backend", ["pg"])  # the queue is not what is tested here
+
+
+def _catch_up(worker: EmbedWorker) -> int:
+    total = 0
+    while n := worker.run_once():
+        total += n
+    return total
+
+
+def test_run_succeeds_without_vectors_then_embed_catches_up_and_follows_changes(
+    platform: Platform, tmp_path: Path
+) -> None:
+    run_id, _ = _seed_jira_run(platform, mode="incremental")
+    platform.drain()
+    assert platform.run(run_id).phase == "Succeeded"  # no embed worker exists yet
+    with platform.factory() as s:
+        assert embedding_progress(s, platform.tenant).pending == {"work_item": 33, "pull_request": 0}
+
+    store = VectorStore(HashingEmbedder(), url=None, path=tmp_path / "qdrant")
+    try:
+        worker = EmbedWorker(platform.factory, store, batch_size=10, tenant=platform.tenant)
+        assert _catch_up(worker) == 33
+        with platform.factory() as s:
+            progress = embedding_progress(s, platform.tenant)
+        assert (progress.total_pending, progress.total_embedded) == (0, 33)
+        assert worker.report_progress(force=True)["embedded"] == 33
+        assert store.count(platform.tenant) == 33
+        hits = store.search(platform.tenant, "modularity metric chart", limit=3)
+        assert hits and all(h["tenant"] == platform.tenant for h in hits)
+        assert store.search("someone-else", "modularity", limit=3) == []
+
+        # EE-1's title changes, EE-2 arrives again unchanged: only EE-1 is pending, then re-embedded
+        ee1, ee2 = (copy.deepcopy(i) for i in items("jira/_raw_jira_api_issues.csv")[:2])
+        assert (ee1["key"], ee2["key"]) == ("EE-1", "EE-2")
+        ee1["fields"]["summary"] = "Zanzibar quokka telemetry"
+        second = platform.start_run("incremental")
+        platform.add_page(second, "issues", {"issues": [ee1, ee2]})
+        platform.finish_extract(second)
+        platform.drain()
+        assert platform.run(second).phase == "Succeeded"
+        with platform.factory() as s:
+            assert embedding_progress(s, platform.tenant).pending["work_item"] == 1
+        assert _catch_up(worker) == 1
+        top = store.search(platform.tenant, "zanzibar quokka telemetry", limit=1)
+        assert top[0]["key"] == "EE-1" and "Zanzibar" in top[0]["text"]
+        assert store.count(platform.tenant) == 33
+    finally:
+        store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_embed_worker_process_survives_sigkill_and_reports_progress(
+    platform: Platform, tmp_path: Path, database_url: str
+) -> None:
+    run_id, _ = _seed_jira_run(platform, mode="incremental")
+    platform.drain()
+    assert platform.run(run_id).phase == "Succeeded"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "QUARRY_DATA_DIR": str(tmp_path),
+        "QUARRY_EMBEDDER": "hashing",
+        "QUARRY_EMBED_BATCH_SIZE": "8",
+        "QUARRY_HEALTH_PORT": str(port),
+    }
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "quarry_cli.main", "worker", "embed"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def embedded(tenant: str | None) -> int:
+        with platform.factory() as s:
+            return embedding_progress(s, tenant).total_embedded
+
+    proc = start()
+    try:
+        # Other tests' rows (older ids) are pending too: kill once this process has made progress.
+        before = embedded(None)
+        _wait(lambda: embedded(None) > before, 30, "progress")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc = start()
+        _wait(lambda: embedded(platform.tenant) == 33, 60, "the restarted worker to catch up")
+        metrics = ""
+
+        def scraped() -> bool:
+            nonlocal metrics
+            try:
+                metrics = (
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                )
+            except OSError:
+                return False
+            return "quarry_vectors_embedded{kind=\"work_item\"}" in metrics
+
+        _wait(scraped, 15, "/metrics with the progress gauges")
+        assert 'quarry_vectors_pending{kind="pull_request"}' in metrics
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    store = VectorStore(HashingEmbedder(), url=None, path=tmp_path / "qdrant")
+    try:
+        assert store.count(platform.tenant) == 33  # nothing lost, nothing doubled across the kill
+    finally:
+        store.close()
