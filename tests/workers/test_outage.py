@@ -1,0 +1,181 @@
+"""A database outage makes workers back off and resume: nothing dead-lettered, lost or counted twice.
+
+Real `quarry worker transform` and `quarry worker load` processes reach PostgreSQL through a TCP
+proxy (127.0.0.1 only) that the test cuts for a few seconds. With the PostgreSQL queue the queue
+goes away too, so the receive loop itself must survive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from quarry_core.db.models import LoadBatch, WorkItem
+from quarry_core.runs import counts
+from quarry_core.states import Stage
+from tests.workers.conftest import Platform
+from tests.workers.test_pipeline import _seed_jira_run
+
+
+class Proxy:
+    """Forwards 127.0.0.1:<port> to the database; `cut()` drops every connection and refuses new
+    ones until `restore()`."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.up = threading.Event()
+        self.up.set()
+        self.closed = False
+        self._lock = threading.Lock()
+        self._socks: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._socks.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self._lock:
+            socks, self._socks = self._socks, set()
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.cut()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("backend", ["pg"])
+def test_database_outage_workers_back_off_and_resume(
+    platform: Platform, database_url: str, queue_prefix: str, tmp_path: Path
+) -> None:
+    url = urlsplit(database_url)
+    proxy = Proxy((url.hostname or "127.0.0.1", url.port or 5432))
+    netloc = url.netloc.rsplit("@", 1)
+    proxied = urlunsplit(
+        url._replace(netloc=(netloc[0] + "@" if len(netloc) == 2 else "") + f"127.0.0.1:{proxy.port}")
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": proxied,
+        "QUARRY_QUEUE_PREFIX": queue_prefix,
+        "QUARRY_EMBEDDER": "off",
+        "QUARRY_LOAD_BATCH_SIZE": "1",
+        "QUARRY_TRANSFORM_BATCH_SIZE": "1",
+        "QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "30",
+        "QUARRY_QUEUE_MAX_ATTEMPTS": "2",
+        "QUARRY_QUEUE_RETRY_DELAY_SECONDS": "0.1",
+    }
+    env.pop("AMQP_URL", None)
+    logs = {kind: tmp_path / f"{kind}.log" for kind in ("transform", "load")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "quarry_cli.main", "worker", kind],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=logs[kind].open("wb"),
+            start_new_session=True,
+        )
+        for kind in ("transform", "load")
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while not all("worker started" in path.read_text() for path in logs.values()):
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.05)
+        # 1. while the workers idle in receive (the PostgreSQL queue is in the database too)
+        proxy.cut()
+        run_id, _ = _seed_jira_run(platform, mode="incremental")
+        time.sleep(2)
+        assert all(p.poll() is None for p in procs), "a worker exited during the idle outage"
+        proxy.restore()
+
+        def loaded() -> int:
+            with platform.factory() as s:
+                return int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(LoadBatch)
+                        .where(LoadBatch.run_id == run_id, LoadBatch.loaded_at.is_not(None))
+                    )
+                    or 0
+                )
+
+        deadline = time.monotonic() + 30
+        while loaded() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert loaded() >= 1, "the workers should be under way before the outage"
+        # 2. in the middle of the run
+        proxy.cut()
+        time.sleep(3)
+        assert all(p.poll() is None for p in procs), "a worker exited during the outage"
+        proxy.restore()
+        deadline = time.monotonic() + 60
+        while platform.run(run_id).phase == "Running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(p.poll() is None for p in procs), "a worker exited after the outage"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        proxy.close()
+    run = platform.run(run_id)
+    assert run.phase == "Succeeded", run.error
+    assert platform.queue.dead_letters(Stage.TRANSFORM) == []
+    assert platform.queue.dead_letters(Stage.LOAD) == []
+    with platform.factory() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.tenant == platform.tenant))
+            == 33
+        )
+        assert counts(s, run_id)["issues"]["loaded"] == 33  # not one record counted twice
+    text = "".join(path.read_text(errors="replace") for path in logs.values())
+    assert "queue unavailable" in text and "retrying in" in text, text[-2000:]
