@@ -157,6 +157,7 @@ async def etljob_loop(
     assert namespace is not None  # EtlJobs are namespaced
     state, key = _state(memo), (namespace, name)
     wake = state.jobs.event(key)
+    state.runtime.handled_jobs.add(key)
     try:
         while not stopped:
             wake.clear()
@@ -169,6 +170,7 @@ async def etljob_loop(
     finally:
         state.jobs.forget(key)
         state.job_integration.pop(key, None)
+        state.runtime.handled_jobs.discard(key)
 
 
 @kopf.on.update(GROUP, VERSION, ETLJOBS, field="spec")

@@ -81,6 +81,9 @@ class Runtime:
     _config_secrets: set[str] = field(default_factory=set)
     _published: dict[tuple[str, str, str], tuple[tuple[Any, ...], float]] = field(default_factory=dict)
     _queue: QueueBackend | None = None
+    # EtlJobs this operator handles (kopf runs a loop for each); the database may hold other
+    # operators' tenants, whose jobs must not steer this operator's workers.
+    handled_jobs: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
     def from_settings(cls, settings: OperatorSettings) -> Runtime:
@@ -384,7 +387,7 @@ class Runtime:
                 select(EtlRun.id).where(EtlRun.job_id == EtlJob.id, EtlRun.phase.in_(ACTIVE)).exists()
             )
             rows = session.execute(select(EtlJob.tenant, EtlJob.name, EtlJob.spec).where(has_active)).all()
-        return [ActiveJob(r.tenant, r.name, r.spec) for r in rows]
+        return [ActiveJob(r.tenant, r.name, r.spec) for r in rows if (r.tenant, r.name) in self.handled_jobs]
 
     def active_pools(self, stage: str) -> list[WorkerPoolSettings]:
         pools = []
