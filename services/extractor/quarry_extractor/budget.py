@@ -43,9 +43,10 @@ class PgBudget:
         self.tenant = tenant
         self.integration_id = integration_id
         self._limit = limit
-        # A grant precedes its request by a few milliseconds (more under load); the margin keeps
-        # the requests themselves, not just the grants, within the budget of any window.
-        self.window = window_seconds * 1.05
+        # A grant precedes its request by a few milliseconds (more under load, and with requests
+        # sent ahead on several threads); the margin keeps the requests themselves, not just the
+        # grants, within the budget of any window.
+        self.window = window_seconds * 1.05 + 0.25
         self.block = block_size(limit)
         self._available = 0
         self._grant_id: int | None = None
