@@ -104,7 +104,7 @@ def main() -> int:
             settings,
             engine,
             supervisor,
-            Commands(quarry=(sys.executable, str(bench_dir / "stand_in.py"))),
+            Commands(quarry=(sys.executable, str(bench_dir / "stand_in.py")), embed=False),
             checker=lambda spec, creds, timeout: CheckResult(True, "Verified", "bench"),
         )
         assert controller.try_acquire()

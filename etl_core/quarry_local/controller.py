@@ -82,6 +82,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 7_263_013  # one controller per database (migrate uses 7_263_011, run completion 7_263_012)
 EXIT_FATAL = 3  # the extract process already marked the run Failed
 WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
+EMBED_KEY = "worker/embed"
 _QUICK_EXIT_SECONDS = 10.0
 
 RECONCILES = Counter("quarry_local_reconciles_total", "EtlJob reconciles by the local controller")
@@ -103,12 +104,16 @@ class Commands:
     """How run and worker processes are started (tests substitute small scripts)."""
 
     quarry: tuple[str, ...] = QUARRY
+    embed: bool = True  # tests that substitute scripts switch the embed worker off
 
     def extract(self, run_id: int) -> list[str]:
         return [*self.quarry, "extract", "--run-id", str(run_id)]
 
     def worker(self, stage: Stage) -> list[str]:
         return [*self.quarry, "worker", stage.value]
+
+    def embedder(self) -> list[str]:
+        return [*self.quarry, "worker", "embed"]
 
 
 # --- pure helpers ------------------------------------------------------------------------------
@@ -222,6 +227,7 @@ class Controller:
         self._wake = False
         self._completer = _load_completer()
         self._secrets_seen: dict[int, datetime | None] = {}
+        self._embed_restart_after = 0.0
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -338,6 +344,7 @@ class Controller:
         self._settle_exits()
         self._check_integrations(now)
         delays.append(self._scale_workers(now))
+        self._ensure_embedder()
         delays += self._reconcile_jobs(now)
         self._ensure_run_processes()
         self._complete_runs()
@@ -380,6 +387,10 @@ class Controller:
                 report_attempt_failure(session, run_id, error)
 
     def _settle_worker_exit(self, child: Child, code: int) -> None:
+        if child.key == EMBED_KEY:
+            PROCESS_EXITS.labels("embed", "ok" if code == 0 else "failed").inc()
+            log.warning("%s %s: %s", child.key, describe_exit(code), child.tail(3))
+            return  # _ensure_embedder starts it again, at most every 10 s
         stage = Stage(child.key.split("/")[1])
         pool = self.pools[stage]
         PROCESS_EXITS.labels("worker", "ok" if code == 0 else "failed").inc()
@@ -581,12 +592,23 @@ class Controller:
         parsed = [EtlJobSpec.model_validate(s) for s in specs]
         live = [s for s in parsed if not s.suspend]
         cap = self.settings.max_workers_per_stage
-        # Qdrant local mode admits one client per directory: one load process unless a server is used.
-        local_vectors = not self.settings.qdrant_url and os.environ.get("QUARRY_EMBEDDER") != "off"
         return {
             Stage.TRANSFORM: merged_pool([s.workers.transform for s in live], cap),
-            Stage.LOAD: merged_pool([s.workers.load for s in live], 1 if local_vectors else cap),
+            Stage.LOAD: merged_pool([s.workers.load for s in live], cap),
         }
+
+    def _ensure_embedder(self) -> None:
+        """One embed worker, always: vectors catch up off the critical path of runs.
+
+        One, because Qdrant local mode admits a single client per directory; it idles cheaply.
+        """
+        if os.environ.get("QUARRY_EMBEDDER") == "off" or not self.commands.embed:
+            return
+        if self.supervisor.running(EMBED_KEY) or time.monotonic() < self._embed_restart_after:
+            return
+        self.supervisor.start(EMBED_KEY, self.commands.embedder(), log_name="worker-embed")
+        # A crash-looping embedder must not spin: try again at most every 10 s.
+        self._embed_restart_after = time.monotonic() + 10
 
     def _observe(self, stage: Stage) -> QueueObservation:
         try:

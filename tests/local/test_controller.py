@@ -116,7 +116,7 @@ class Harness:
             self.settings,
             engine,
             self.supervisor,
-            Commands(quarry=(sys.executable, str(fake))),
+            Commands(quarry=(sys.executable, str(fake)), embed=False),
             checker=self.check,
             clock=lambda: self.now,
         )
