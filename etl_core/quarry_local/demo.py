@@ -115,6 +115,31 @@ def table_counts(session: Session, namespace: str) -> dict[str, int]:
     }
 
 
+def vector_progress(session: Session, namespace: str) -> tuple[int, int]:
+    """(embedded, total) work items and pull requests of the tenant."""
+    embedded = total = 0
+    for table in ("work_items", "pull_requests"):
+        row = session.execute(
+            text(f"select count(embedded_at), count(*) from {table} where tenant = :t"), {"t": namespace}
+        ).one()
+        embedded, total = embedded + row[0], total + row[1]
+    return embedded, total
+
+
+def _report_vectors(sessions: sessionmaker[Session], out: TextIO, stop: threading.Event, wait: float) -> None:
+    """Vectors catch up after the tables (their own stage); show them doing so, briefly."""
+    deadline = time.monotonic() + wait
+    while True:
+        with sessions() as session:
+            embedded, total = vector_progress(session, NAMESPACE)
+        if embedded >= total or time.monotonic() >= deadline or stop.is_set():
+            break
+        time.sleep(0.5)
+    state = "all embedded" if embedded >= total else "still catching up in the embed worker"
+    what = f"of {total} work items and pull requests, {state}"
+    print(f"  vectors (Qdrant)       {embedded:>6} {what}", file=out)
+
+
 def run_demo(
     settings: CoreSettings,
     sessions: sessionmaker[Session],
@@ -147,6 +172,7 @@ def run_demo(
     print("\ndemo: loaded into PostgreSQL (tenant 'demo'):", file=out)
     for table, n in counts.items():
         print(f"  {table:<24} {n:>6} rows", file=out)
+    _report_vectors(sessions, out, stop, wait=30.0)
     ok = all(phase == "Succeeded" for phase in outcome.values())
     for job, phase in outcome.items():
         print(f"demo: {job}: {phase}", file=out)
