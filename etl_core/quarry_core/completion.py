@@ -115,10 +115,9 @@ def complete_if_done(session: Session, run_id: int) -> bool:
         return False
     if run.retransform_of is None:
         _commit_cursors(session, run)
-        if run.mode == "full":
-            deleted = delete_unseen(session, run)
-            if deleted:
-                log.info("run %s: deleted rows the source no longer has: %s", run.id, deleted)
+        deleted = delete_unseen(session, run) if run.mode == "full" else delete_swept(session, run)
+        if deleted:
+            log.info("run %s: deleted rows the source no longer has: %s", run.id, deleted)
     set_phase(session, run.id, RunPhase.SUCCEEDED)
     log.info("run %s succeeded", run.id)
     return True
@@ -149,6 +148,39 @@ def _commit_cursors(session: Session, run: EtlRun) -> None:
         set_={"value": stmt.excluded.value, "run_id": stmt.excluded.run_id, "updated_at": utcnow()},
     )
     session.execute(stmt)
+
+
+def delete_swept(session: Session, run: EtlRun) -> dict[str, int]:
+    """Incremental runs never see deletions; the periodic id-only sweep (`issue_ids` pages, one
+    complete list of a project's living issue ids) does: delete that project's work items missing
+    from it. Items this run loaded are kept (created after the sweep page was fetched)."""
+    projects = session.scalars(
+        text(
+            "SELECT DISTINCT params->>'_project' FROM raw_extraction_data "
+            "WHERE run_id = :run AND entity = 'issue_ids' AND params ? '_project'"
+        ),
+        {"run": run.id},
+    ).all()
+    deleted = 0
+    for project in projects:
+        result = session.execute(
+            text(
+                """DELETE FROM work_items w WHERE w.tenant = :tenant AND w.integration_id = :integration
+                AND w.project_key = :project
+                AND w.source_id NOT IN (
+                    SELECT jsonb_array_elements(r.response->'issues')->>'id' FROM raw_extraction_data r
+                    WHERE r.run_id = :run AND r.entity = 'issue_ids' AND r.params->>'_project' = :project)
+                AND (w.raw_id IS NULL OR w.raw_id NOT IN (
+                    SELECT r.id FROM raw_extraction_data r WHERE r.run_id = :run))"""
+            ),
+            {"tenant": run.tenant, "integration": run.integration_id, "run": run.id, "project": project},
+        )
+        deleted += int(getattr(result, "rowcount", 0) or 0)
+    if not deleted:
+        return {}
+    for sql in _ORPHAN_SQL["work_items"]:
+        session.execute(text(sql), {"tenant": run.tenant, "integration": run.integration_id})
+    return {"work_items": deleted}
 
 
 def delete_unseen(session: Session, run: EtlRun) -> dict[str, int]:

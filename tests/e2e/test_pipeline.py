@@ -110,7 +110,7 @@ def add_integration(p: Platform, name: str, spec: dict[str, Any], credentials: d
         s.commit()
 
 
-def run_job(p: Platform, name: str, mode: str, entities: list[str]) -> int:
+def run_job(p: Platform, name: str, mode: str, entities: list[str], **env: str) -> int:
     """Create a run, extract it in a real `quarry extract` process, wait until it Succeeded."""
     with Session(p.engine) as s:
         job = s.query(EtlJob).filter_by(tenant=p.tenant, name=f"{name}-sync").one()
@@ -119,7 +119,7 @@ def run_job(p: Platform, name: str, mode: str, entities: list[str]) -> int:
         s.commit()
     extract = subprocess.run(
         [sys.executable, "-m", "quarry_cli.main", "extract", "--run-id", str(run_id)],
-        env=p.env,
+        env={**p.env, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -244,5 +244,15 @@ def test_extract_transform_load_incremental_and_deletion(platform: Platform) -> 
         jira_ds.delete_issue(gone)
         run_job(p, "jira", "full", JIRA_ENTITIES)
         assert work_item_status(p, gone) is None
+        assert count(p, "work_items", "jira") == jira_ds.truth()["issues"]
+        assert count(p, "work_item_transitions", "jira") == status_changes(jira_ds)
+
+        # An incremental run cannot see deletions; its periodic id-only sweep does.
+        also_gone = changed[1]
+        jira_ds.delete_issue(also_gone)
+        run_job(p, "jira", "incremental", JIRA_ENTITIES)
+        assert work_item_status(p, also_gone) is not None  # swept recently: no sweep this time
+        run_job(p, "jira", "incremental", JIRA_ENTITIES, QUARRY_JIRA_SWEEP_HOURS="0")
+        assert work_item_status(p, also_gone) is None
         assert count(p, "work_items", "jira") == jira_ds.truth()["issues"]
         assert count(p, "work_item_transitions", "jira") == status_changes(jira_ds)

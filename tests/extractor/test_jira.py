@@ -63,7 +63,8 @@ def test_full_then_incremental_fetches_only_what_changed(
         assert row.candidate_cursors[f"jira:{p}"]["issues"]["updatedMs"] > 0
     with Session(engine) as s:
         counts = runs.counts(s, run1)
-    assert counts["issues"]["extracted"] == len(ds.issue_keys()) + len(ds.issue_keys())  # search + sweep ids
+    assert counts["issues"]["extracted"] == len(ds.issue_keys())
+    assert counts["issue_ids"]["extracted"] == len(ds.issue_keys())  # the deletion sweep
 
     commit_cursors(engine, run1)
     with Session(engine) as s:
@@ -79,7 +80,7 @@ def test_full_then_incremental_fetches_only_what_changed(
     assert set(changed) | {created} <= set(keys2)
     assert len(keys2) == len(set(keys2))
     assert len(keys2) <= len(changed) + 1 + 5  # only what changed (plus the overlap window)
-    assert not [p for p in raw_pages(engine, run2, "issues") if p.params.get("_sweep")]  # swept recently
+    assert not raw_pages(engine, run2, "issue_ids")  # swept recently
 
 
 def test_bad_credentials_fail_fast_with_a_clear_reason(

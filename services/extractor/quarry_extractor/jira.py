@@ -299,14 +299,15 @@ class IssueSweep(JiraStream):
     """Every live issue id of a project, so the transformer can mark the missing ones deleted."""
 
     name = "issue_sweep"
-    entity = "issues"
+    # Their own entity: id-only pages are no issues to count or transform, only a list of the living.
+    entity = "issue_ids"
     paginator = TokenPaginator("issues")
 
     def __init__(self, now_ms: int) -> None:
         self.now_ms = now_ms
 
     def context_params(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super().context_params(ctx), "_sweep": True}
+        return {**super().context_params(ctx), "_sweep": True, "_project": ctx["project"]}
 
     def cursors(
         self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
