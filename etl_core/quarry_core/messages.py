@@ -67,6 +67,9 @@ class LoadMessage(Message):
     seq: int = Field(ge=0, description="Batch number within the raw page (a page may split).")
     entity: str = Field(min_length=1)
     tables: dict[str, list[dict[str, Any]]]
+    # Source items of the page this batch completes (counted as loaded when it commits), so that
+    # extracted, transformed and loaded count the same thing: items on the source's pages.
+    items: int = Field(default=0, ge=0)
 
 
 class InvalidMessage(FatalError):

@@ -114,7 +114,7 @@ class Platform:
                 params=params or {},
                 status=200,
                 response=response,
-                item_count=0,
+                item_count=page_items(response),
             )
             s.add(raw)
             s.flush()
@@ -191,3 +191,17 @@ def platform(factory: sessionmaker[Session], queue: QueueBackend, tenant: str) -
         s.add(job)
         s.flush()
         return Platform(factory, queue, tenant, integ.id, job.id)
+
+
+def page_items(response: Any) -> int:
+    """Items on a page, as the extractor counts them (the run counters' unit)."""
+    if isinstance(response, list):
+        return len(response)
+    if not isinstance(response, dict):
+        return 0
+    for key in ("issues", "values", "issueChangeLogs"):
+        if isinstance(response.get(key), list):
+            if key == "issueChangeLogs":
+                return sum(len(log.get("changeHistories") or []) for log in response[key])
+            return len(response[key])
+    return 1

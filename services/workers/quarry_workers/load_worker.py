@@ -23,7 +23,6 @@ from quarry_core.runs import add_counts
 from quarry_workers.health import BATCH_SECONDS, MESSAGES, RECORDS
 from quarry_workers.load import load_batch
 from quarry_workers.mappings import Mappings, load_mappings
-from quarry_workers.transform_worker import primary_count
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ def loaded_counts(messages: Sequence[LoadMessage]) -> Counter[tuple[str, int, st
     """Records loaded per (tenant, run, entity): one counter update each, not one per message."""
     out: Counter[tuple[str, int, str]] = Counter()
     for m in messages:
-        out[(m.tenant, m.run_id, m.entity)] += primary_count(m.entity, m.tables)
+        out[(m.tenant, m.run_id, m.entity)] += m.items
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -31,25 +31,7 @@ from quarry_workers.transform import Records, TransformOptions, transform_page
 
 log = logging.getLogger(__name__)
 
-# The table whose rows count as "records" of each raw entity in the run counters.
-PRIMARY_TABLE = {
-    "issues": "work_items",
-    "issue_changelogs": "work_item_transitions",
-    "sprints": "sprints",
-    "projects": "projects",
-    "repositories": "repositories",
-    "pull_requests": "pull_requests",
-    "pull_request_details": "pull_requests",
-    "pull_request_reviews": "pull_request_reviews",
-    "pull_request_commits": "pull_request_commits",
-    "commits": "commits",
-}
 CATALOG_TTL = 60.0
-
-
-def primary_count(entity: str, tables: Mapping[str, list[Any]]) -> int:
-    table = PRIMARY_TABLE.get(entity)
-    return len(tables.get(table, ())) if table else 0
 
 
 def split(records: Records, max_rows: int) -> list[dict[str, list[dict[str, Any]]]]:
@@ -102,7 +84,7 @@ class TransformWorker:
             params = dict(raw.params or {})
             if raw.entity == "issue_changelogs" and "_issue_id" not in params and params.get("_issue_key"):
                 params["_issue_id"] = self._issue_id(session, raw, str(params["_issue_key"]))
-            entity, response, tenant = raw.entity, raw.response, raw.tenant
+            entity, response, tenant, item_count = raw.entity, raw.response, raw.tenant, raw.item_count
             integration_id = raw.integration_id
         try:
             records = transform_page(source or "", entity, response, params, mappings, options)
@@ -123,6 +105,7 @@ class TransformWorker:
                 seq=seq,
                 entity=entity,
                 tables=tables,
+                items=item_count if seq == 0 else 0,
             )
             for seq, tables in enumerate(batches)
         ]
@@ -161,7 +144,9 @@ class TransformWorker:
             assert page is not None
             page.transformed_at = func.now()
             page.load_batches = len(loads)
-            add_counts(session, tenant, message.run_id, entity, transformed=primary_count(entity, records))
+            # A page with nothing to load (catalogs, empty pages) is loaded as soon as it is transformed.
+            loaded_now = {} if loads else {"loaded": item_count}
+            add_counts(session, tenant, message.run_id, entity, transformed=item_count, **loaded_now)
         for table, rows in records.items():
             RECORDS.labels("transform", table).inc(len(rows))
         MESSAGES.labels("transform", "ok").inc()
