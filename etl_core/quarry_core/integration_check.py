@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from quarry_core.resources import IntegrationSpec, IntegrationType, JiraAuth
+from quarry_core.reconcile import IntegrationView
+from quarry_core.resources import (
+    ConditionType,
+    IntegrationSpec,
+    IntegrationStatus,
+    IntegrationType,
+    JiraAuth,
+    get_condition,
+    set_condition,
+)
+from quarry_core.states import IntegrationPhase
 
 
 class CheckReason(StrEnum):
@@ -31,6 +42,33 @@ class CheckResult:
     ready: bool
     reason: str
     message: str
+
+
+def status_after_check(
+    old: IntegrationStatus, ready: bool, reason: str, message: str, generation: int, now: datetime
+) -> IntegrationStatus:
+    """The Integration's status once a check answered (the Ready condition keeps its transition time)."""
+    conditions = set_condition(old.conditions, ConditionType.READY, ready, reason, message, now, generation)
+    return old.model_copy(
+        update={
+            "phase": IntegrationPhase.READY if ready else IntegrationPhase.ERROR,
+            "conditions": conditions,
+            "last_check_time": now,
+            "observed_generation": generation,
+        }
+    )
+
+
+def view_of(name: str, type_: str, status: IntegrationStatus) -> IntegrationView | None:
+    """What an EtlJob's reconcile needs to know of its Integration; None when the type is unknown."""
+    try:
+        kind = IntegrationType(type_)
+    except ValueError:
+        return None
+    ready = get_condition(status.conditions, ConditionType.READY)
+    if ready is None:
+        return IntegrationView(name, kind, False, "NotChecked", "the integration has not been checked yet")
+    return IntegrationView(name, kind, ready.status == "True", ready.reason, ready.message)
 
 
 def probe_url(spec: IntegrationSpec) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from quarry_core.db.engine import session_factory, session_scope
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret
 from quarry_core.errors import FatalError
-from quarry_core.integration_check import CheckResult, check_integration
+from quarry_core.integration_check import CheckResult, check_integration, status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
 from quarry_core.queue.factory import open_queue
 from quarry_core.reconcile import (
@@ -49,17 +49,13 @@ from quarry_core.reconcile import (
 )
 from quarry_core.replay import replay
 from quarry_core.resources import (
-    ConditionType,
     EtlJobSpec,
     EtlJobStatus,
     IntegrationSpec,
     IntegrationStatus,
-    IntegrationType,
     WorkerPoolSettings,
     WorkersStatus,
     WorkerStatus,
-    get_condition,
-    set_condition,
 )
 from quarry_core.run_actions import (
     cancel_run,
@@ -142,31 +138,7 @@ def merged_pool(pools: Sequence[WorkerPoolSettings], cap: int) -> WorkerPoolSett
 def integration_view(row: Integration | None) -> IntegrationView | None:
     if row is None:
         return None
-    status = IntegrationStatus.model_validate(row.status or {})
-    ready = get_condition(status.conditions, ConditionType.READY)
-    return IntegrationView(
-        name=row.name,
-        type=IntegrationType(row.type),
-        ready=status.phase == IntegrationPhase.READY,
-        reason=ready.reason if ready else "NotChecked",
-        message=ready.message if ready else "the integration has not been checked yet",
-    )
-
-
-def integration_status(
-    old: IntegrationStatus, result: CheckResult, generation: int, now: datetime
-) -> IntegrationStatus:
-    conditions = set_condition(
-        old.conditions, ConditionType.READY, result.ready, result.reason, result.message, now, generation
-    )
-    return old.model_copy(
-        update={
-            "phase": IntegrationPhase.READY if result.ready else IntegrationPhase.ERROR,
-            "conditions": conditions,
-            "last_check_time": now,
-            "observed_generation": generation,
-        }
-    )
+    return view_of(row.name, row.type, IntegrationStatus.model_validate(row.status or {}))
 
 
 def check_due(
@@ -510,7 +482,7 @@ class Controller:
                 if checked is None:
                     continue
                 old = IntegrationStatus.model_validate(checked.status or {})
-                new = integration_status(old, result, generation, now)
+                new = status_after_check(old, result.ready, result.reason, result.message, generation, now)
                 checked.status = new.to_document()
                 checked.resource_version += 1
                 where = f"{checked.tenant}/{checked.name}"

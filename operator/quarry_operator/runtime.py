@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from quarry_core.db.engine import get_engine, session_factory, session_scope
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Tenant
 from quarry_core.errors import ConfigError
+from quarry_core.integration_check import status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
 from quarry_core.queue.factory import open_queue
 from quarry_core.reconcile import (
@@ -42,9 +43,7 @@ from quarry_core.resources import (
     EtlJobStatus,
     IntegrationSpec,
     IntegrationStatus,
-    IntegrationType,
     WorkerPoolSettings,
-    get_condition,
     set_condition,
 )
 from quarry_core.run_actions import (
@@ -57,7 +56,7 @@ from quarry_core.run_actions import (
     retry_run,
 )
 from quarry_core.runs import utcnow
-from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, JobPhase, RunPhase, Stage
+from quarry_core.states import ACTIVE_RUN_PHASES, JobPhase, RunPhase, Stage
 from quarry_operator import manifests, metrics
 from quarry_operator.k8s import ETLJOBS, INTEGRATIONS, Kube, new_api_client
 from quarry_operator.settings import OperatorSettings
@@ -362,14 +361,7 @@ class Runtime:
             else:
                 result = check_integration(spec, credentials, self.settings.integration_check_timeout)
                 ready, reason, message = result.ready, str(result.reason), result.message
-        now = utcnow()
-        conditions = set_condition(
-            status.conditions, ConditionType.READY, ready, reason, message, now, generation
-        )
-        new = status.model_copy(update={
-            "phase": IntegrationPhase.READY if ready else IntegrationPhase.ERROR,
-            "conditions": conditions, "last_check_time": now, "observed_generation": generation,
-        })
+        new = status_after_check(status, ready, reason, message, generation, utcnow())
         doc = new.to_document()
         self.kube.patch_custom_status(INTEGRATIONS, namespace, name, doc)
         with session_scope(self.sessions) as session:
@@ -444,14 +436,5 @@ def integration_view(body: Mapping[str, Any] | None) -> IntegrationView | None:
     """What an EtlJob needs to know about its Integration, from the Integration's status."""
     if body is None:
         return None
-    spec = body.get("spec") or {}
-    try:
-        kind = IntegrationType(str(spec.get("type")))
-    except ValueError:
-        return None
     status = IntegrationStatus.model_validate(body.get("status") or {})
-    ready = get_condition(status.conditions, ConditionType.READY)
-    if ready is None:
-        return IntegrationView(body["metadata"]["name"], kind, False, "NotChecked", "not checked yet")
-    name = body["metadata"]["name"]
-    return IntegrationView(name, kind, ready.status == "True", ready.reason, ready.message)
+    return view_of(body["metadata"]["name"], str((body.get("spec") or {}).get("type")), status)
