@@ -36,7 +36,14 @@ def is_outage(exc: BaseException) -> bool:
         return True
     import pika.exceptions
 
-    return isinstance(exc, pika.exceptions.AMQPConnectionError | pika.exceptions.StreamLostError)
+    return isinstance(
+        exc,
+        pika.exceptions.AMQPConnectionError
+        | pika.exceptions.StreamLostError
+        | pika.exceptions.ConnectionWrongStateError
+        | pika.exceptions.ChannelWrongStateError
+        | ConnectionError,
+    )
 
 
 def describe(exc: BaseException) -> str:

@@ -81,7 +81,26 @@ class RabbitQueue(QueueBackend):
         self.management_url = management_url or _default_management_url(url)
         self._conn = connect(url)
         self._channel = self._open_channel()
+        # Bumped on every reconnect: delivery tags of an earlier connection cannot be acked (the
+        # broker already requeued those messages when that connection died).
+        self._generation = 0
         self.poll_interval = 0.05
+
+    def _ensure_open(self) -> None:
+        """Reconnect after the broker went away (restart, network); the caller's retry does the rest."""
+        if self._conn.is_open and self._channel.is_open:
+            return
+        if self._conn.is_open:
+            self._channel = self._open_channel()
+            self._generation += 1
+            return
+        try:
+            self._conn = connect(self.url)
+        except ConfigError as exc:
+            # It worked before: now it is an outage to wait out, not a setting to fix.
+            raise pika.exceptions.AMQPConnectionError(str(exc)) from exc
+        self._channel = self._open_channel()
+        self._generation += 1
 
     def _open_channel(self) -> BlockingChannel:
         channel = self._conn.channel()
@@ -138,6 +157,7 @@ class RabbitQueue(QueueBackend):
     def publish(
         self, stage: Stage, body: bytes, *, message_id: str, headers: dict[str, Any] | None = None
     ) -> None:
+        self._ensure_open()
         self._publish(queue_name(self.prefix, stage), body, message_id, headers or {})
 
     def _publish(self, routing_key: str, body: bytes, message_id: str, headers: dict[str, Any]) -> None:
@@ -157,6 +177,7 @@ class RabbitQueue(QueueBackend):
     def receive(self, stage: Stage, max_messages: int = 1, timeout: float = 1.0) -> list[Delivery]:
         # basic_get, not a push consumer: an idle worker must not hold prefetched messages
         # hostage, and the depth the scaler reads stays exact.
+        self._ensure_open()
         queue = queue_name(self.prefix, stage)
         deliveries: list[Delivery] = []
         deadline = time.monotonic() + timeout
@@ -175,7 +196,7 @@ class RabbitQueue(QueueBackend):
                         message_id=props.message_id or "",
                         attempt=attempt,
                         headers=headers,
-                        handle=method.delivery_tag,
+                        handle=(self._generation, method.delivery_tag),
                     )
                 )
             if deliveries or time.monotonic() >= deadline:
@@ -183,9 +204,16 @@ class RabbitQueue(QueueBackend):
             self._conn.sleep(self.poll_interval)
 
     def ack(self, delivery: Delivery) -> None:
-        self._channel.basic_ack(delivery.handle)
+        if self._stale(delivery):
+            return  # taken on a connection that died: the broker delivers it again
+        self._channel.basic_ack(delivery.handle[1])
+
+    def _stale(self, delivery: Delivery) -> bool:
+        return bool(delivery.handle[0] != self._generation)
 
     def retry(self, delivery: Delivery, error: str) -> bool:
+        if self._stale(delivery):
+            return True  # the broker requeued it when the old connection died
         if delivery.attempt >= self.max_attempts:
             self.dead_letter(delivery, error)
             return False
@@ -200,6 +228,8 @@ class RabbitQueue(QueueBackend):
         return True
 
     def dead_letter(self, delivery: Delivery, error: str) -> None:
+        if self._stale(delivery):
+            return  # requeued by the broker; it is judged again on its next delivery
         headers = _carry_headers(delivery.headers)
         headers[ATTEMPT_HEADER] = delivery.attempt
         headers[ERROR_HEADER] = error[:4000]
@@ -211,6 +241,7 @@ class RabbitQueue(QueueBackend):
     # --- inspection -----------------------------------------------------------------------
 
     def depth(self, stage: Stage) -> QueueDepth:
+        self._ensure_open()
         main, retry, dlq = self._names(stage)
         ready = self._passive_count(main)
         delayed = self._passive_count(retry)
