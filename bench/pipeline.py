@@ -1,6 +1,7 @@
 """Transform + load throughput on synthetic Jira pages, with a plain COPY of the same rows as yardstick.
 
     .venv/bin/python bench/pipeline.py --issues 50000
+    .venv/bin/python bench/pipeline.py --issues 50000 --profile /tmp/load.html  # needs pyinstrument
 
 Creates its own database on QUARRY_TEST_PG_URL's server (dropped afterwards), stores issue pages
 of 100 issues with embedded changelogs, then runs the transform stage and the load stage each in
@@ -81,7 +82,7 @@ def issue(i: int) -> dict[str, Any]:
     }
 
 
-def stage(kind: str, url: str, prefix: str, out: Any) -> None:
+def stage(kind: str, url: str, prefix: str, out: Any, profile: str | None = None) -> None:
     from sqlalchemy.orm import sessionmaker
 
     from quarry_core.messages import LoadMessage, TransformMessage
@@ -115,9 +116,17 @@ def stage(kind: str, url: str, prefix: str, out: Any) -> None:
             batch_size=WorkerSettings().load_batch_size,  # QUARRY_LOAD_BATCH_SIZE
             idle_timeout=0.5,
         )
+    profiler = _profiler() if profile and kind == "load" else None
     started = time.perf_counter()
     while consumer.run_once():
         pass
+    if profiler is not None:
+        profiler.stop()
+        if profile.endswith(".html"):
+            profiler.write_html(profile)
+        else:
+            with open(profile, "w") as f:
+                f.write(profiler.output_text(show_all=False))
     out.put(
         {
             "stage": kind,
@@ -125,6 +134,14 @@ def stage(kind: str, url: str, prefix: str, out: Any) -> None:
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
     )
+
+
+def _profiler() -> Any:
+    from pyinstrument import Profiler  # a developer tool, not a dependency
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    return profiler
 
 
 def copy_baseline(url: str, tenant: str) -> tuple[float, int]:
@@ -157,6 +174,7 @@ def copy_baseline(url: str, tenant: str) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--issues", type=int, default=50_000)
+    parser.add_argument("--profile", metavar="HTML", help="write a pyinstrument profile of the load stage (.html, else text)")
     args = parser.parse_args()
     from quarry_core.db.migrate import upgrade
     from quarry_core.messages import TransformMessage
@@ -225,7 +243,7 @@ def main() -> None:
         results = {}
         out: Any = mp.get_context("spawn").Queue()
         for kind in ("transform", "load"):
-            proc = mp.get_context("spawn").Process(target=stage, args=(kind, url, prefix, out))
+            proc = mp.get_context("spawn").Process(target=stage, args=(kind, url, prefix, out, args.profile))
             proc.start()
             results[kind] = out.get()
             proc.join()
