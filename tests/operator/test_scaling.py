@@ -63,6 +63,16 @@ def transform(etljob: dict[str, Any]) -> dict[str, Any]:
     return workers
 
 
+def metric_becomes(expected: float, name: str, timeout: float = 3.0, **labels: str) -> bool:
+    """The scaler records its metrics just after it acts: poll briefly instead of racing it."""
+    deadline = time.monotonic() + timeout
+    while metric(name, **labels) != expected:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def metric(name: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
 
@@ -83,7 +93,7 @@ def test_deployment_follows_queue_depth(
     with run_operator():
         publish(queue, 5)  # not above activation: stays at zero
         assert held(kube, namespace, 0, 1.0)
-        assert metric("quarry_operator_scaler_reason", stage="transform", reason="BelowActivation") == 1
+        assert metric_becomes(1, "quarry_operator_scaler_reason", stage="transform", reason="BelowActivation")
 
         publish(queue, 20)  # 25 messages / 10 per replica -> 3 (the Deployment's max)
         kube.wait_for_object("deployments", namespace, WORKERS, replicas_are(3), timeout=5)
@@ -97,19 +107,20 @@ def test_deployment_follows_queue_depth(
         job = kube.wait_for_object("etljobs", namespace, "acme-jira-sync", five)
         workers = job["status"]["workers"]["transform"]
         assert (workers["desired"], workers["queueDepth"], workers["reason"]) == (5, 45, "Active")
-        assert metric("quarry_operator_worker_replicas", stage="transform") == 5
-        assert metric("quarry_operator_scaler_pool_setting", stage="transform", setting="max_replicas") == 5
+        assert metric_becomes(5, "quarry_operator_worker_replicas", stage="transform")
+        pool_max = {"stage": "transform", "setting": "max_replicas"}
+        assert metric_becomes(5, "quarry_operator_scaler_pool_setting", **pool_max)
 
         queue.purge(Stage.TRANSFORM)  # drained: zero after the cooldown (1 s)
         kube.wait_for_object("deployments", namespace, WORKERS, replicas_are(0), timeout=5)
-        assert metric("quarry_operator_scaler_reason", stage="transform", reason="Idle") == 1
+        assert metric_becomes(1, "quarry_operator_scaler_reason", stage="transform", reason="Idle")
 
         # Paused: the queue fills, the replicas stay.
         paused = {"metadata": {"annotations": {"quarry.dev/paused": "true"}}}
         kube.patch("deployments", namespace, WORKERS, paused)
         publish(queue, 30)
         assert held(kube, namespace, 0, 1.0)
-        assert metric("quarry_operator_scaler_reason", stage="transform", reason="Paused") == 1
+        assert metric_becomes(1, "quarry_operator_scaler_reason", stage="transform", reason="Paused")
 
         # An HPA owns the Deployment: the scaler leaves it alone even when unpaused.
         kube.create("horizontalpodautoscalers", {
@@ -121,7 +132,7 @@ def test_deployment_follows_queue_depth(
         unpaused = {"metadata": {"annotations": {"quarry.dev/paused": None}}}
         kube.patch("deployments", namespace, WORKERS, unpaused)
         assert held(kube, namespace, 0, 1.0)
-        assert metric("quarry_operator_scaler_reason", stage="transform", reason="HpaManaged") == 1
+        assert metric_becomes(1, "quarry_operator_scaler_reason", stage="transform", reason="HpaManaged")
         patches_before = metric("quarry_operator_scale_patches_total", stage="transform")
 
         kube.delete("horizontalpodautoscalers", namespace, "transform")
@@ -139,6 +150,6 @@ def test_unreadable_queue_falls_back(kube: KubeHandle, run_operator: Any, namesp
     kube.create("deployments", worker_deployment(namespace, POOL), namespace)
     with run_operator(AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F"):
         kube.wait_for_object("deployments", namespace, WORKERS, replicas_are(2), timeout=5)
-        assert metric("quarry_operator_scaler_fallback", stage="transform") == 1
-        assert metric("quarry_operator_scaler_reason", stage="transform", reason="Fallback") == 1
+        assert metric_becomes(1, "quarry_operator_scaler_fallback", stage="transform")
+        assert metric_becomes(1, "quarry_operator_scaler_reason", stage="transform", reason="Fallback")
         assert held(kube, namespace, 2, 0.6)
