@@ -2,8 +2,10 @@
 
 A batch of load messages is loaded in one transaction: claim the messages' load batches (one
 statement; an already loaded batch is a redelivery and is skipped), COPY every table's rows into
-staging and merge them with one statement per table and column set (quarry_workers.staging), then
-re-map the touched items' transitions and recompute their lead/cycle times (two reads, two writes).
+staging and merge them with one statement per table and column set (quarry_workers.staging).
+Lead/cycle times and re-mapped transitions are computed before the merge from the batch and what is
+stored (two reads), so each row is written once; only what the batch does not rewrite (transitions
+of items loaded earlier, from changelog pages) is updated afterwards (quarry_workers.derived_batch).
 
 Every row is upserted on its table's natural-key unique constraint, with the tenant, the
 integration and the raw page (lineage) stamped on it. A row only updates the columns it carries,
@@ -14,18 +16,18 @@ back in time: an older copy (by `updated_at`) arriving late does not overwrite a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, func, or_, select, text
+from sqlalchemy import Table, func, or_, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from quarry_core.db.models import Base, LoadBatch, WorkItem, WorkItemTransition
+from quarry_core.db.models import Base, LoadBatch
 from quarry_core.errors import FatalError
 from quarry_core.messages import LoadMessage
-from quarry_workers.derived import plan_derived
+from quarry_workers.derived_batch import MAPPED, TIMES, Plan, Stored, plan_batch
 from quarry_workers.mappings import Mappings
 from quarry_workers.staging import (
     SERVER_COLUMNS,
@@ -144,9 +146,13 @@ def group_rows(messages: Sequence[LoadMessage]) -> dict[Group, list[Staged]]:
     return groups
 
 
+def merge_order(groups: Iterable[Group]) -> list[Group]:
+    return sorted(groups, key=lambda g: (LOAD_ORDER.index(g[0]), sorted(g[1])))
+
+
 def merge_groups(session: Session, groups: Mapping[Group, Sequence[Staged]]) -> dict[str, int]:
     """COPY and merge every group, parents first; returns rows sent per table."""
-    order = sorted(groups, key=lambda g: (LOAD_ORDER.index(g[0]), sorted(g[1])))
+    order = merge_order(groups)
     ensure_staging(session, [table(name) for name in dict.fromkeys(g[0] for g in order)])
     sent: dict[str, int] = defaultdict(int)
     for grp, (name, columns) in enumerate(order):
@@ -168,6 +174,13 @@ def merge_groups(session: Session, groups: Mapping[Group, Sequence[Staged]]) -> 
     return dict(sent)
 
 
+# Columns the load derives onto staged rows (the merge then writes each row once).
+DERIVED_COLUMNS: dict[str, frozenset[str]] = {
+    "work_items": frozenset(TIMES),
+    "work_item_transitions": frozenset(MAPPED),
+}
+
+
 def touched_items(messages: Sequence[LoadMessage]) -> dict[tuple[str, int], set[str]]:
     touched: dict[tuple[str, int], set[str]] = defaultdict(set)
     for m in messages:
@@ -185,10 +198,83 @@ def load_batch(
     result = BatchResult(loaded=fresh, duplicates=duplicates)
     if not fresh:
         return result
-    result.rows = merge_groups(session, group_rows(fresh))
-    for (tenant, integration_id), ids in touched_items(fresh).items():
-        result.derived += derive(session, tenant, integration_id, ids, mappings_for(tenant))
+    groups = widen(group_rows(fresh))
+    stored = read_stored(session, touched_items(fresh))
+    order = merge_order(groups)
+    plan = plan_batch(
+        [(g[1], groups[g]) for g in order if g[0] == "work_items"],
+        [groups[g] for g in order if g[0] == "work_item_transitions"],
+        stored,
+        mappings_for,
+    )
+    result.rows = merge_groups(session, fill(groups, plan))
+    result.derived = apply_fixes(session, plan)
     return result
+
+
+def widen(groups: Mapping[Group, Sequence[Staged]]) -> dict[Group, list[Staged]]:
+    """Groups keyed by the columns their rows will carry once the derived values are filled in."""
+    out: dict[Group, list[Staged]] = defaultdict(list)
+    for (name, columns), rows in groups.items():
+        out[(name, columns | DERIVED_COLUMNS.get(name, frozenset()))].extend(rows)
+    return dict(out)
+
+
+def fill(groups: Mapping[Group, Sequence[Staged]], plan: Plan) -> dict[Group, list[Staged]]:
+    """Copies of the staged rows with their derived values (the messages stay as received)."""
+    out: dict[Group, list[Staged]] = {}
+    for (name, columns), rows in groups.items():
+        if name == "work_items":
+            values = plan.item_values
+            out[(name, columns)] = [(st, {**r, **values[(st[0], st[1], r["source_id"])]}) for st, r in rows]
+        elif name == "work_item_transitions":
+            mapped = plan.transition_values
+            out[(name, columns)] = [
+                (
+                    st,
+                    {
+                        **r,
+                        **mapped[
+                            (
+                                (st[0], st[1], r["work_item_source_id"]),
+                                (r["history_id"], r.get("item_seq", 0)),
+                            )
+                        ],
+                    },
+                )
+                for st, r in rows
+            ]
+        else:
+            out[(name, columns)] = list(rows)
+    return out
+
+
+_STORED_ITEMS = text(
+    """SELECT source_id, id, type, created_at, resolved_at, status, updated_at, lead_time_seconds,
+              cycle_time_seconds
+       FROM work_items
+       WHERE tenant = :tenant AND integration_id = :integration AND source_id = ANY(CAST(:ids AS text[]))"""
+)
+_STORED_TRANSITIONS = text(
+    """SELECT work_item_source_id, id, history_id, item_seq, transitioned_at, from_source_status,
+              to_source_status, from_status_category, to_status_category, from_status, to_status,
+              from_step, to_step
+       FROM work_item_transitions
+       WHERE tenant = :tenant AND integration_id = :integration
+         AND work_item_source_id = ANY(CAST(:ids AS text[]))"""
+)
+
+
+def read_stored(session: Session, touched: Mapping[tuple[str, int], set[str]]) -> Stored:
+    """The touched items and all their transitions as stored (two set-based reads per scope)."""
+    stored = Stored()
+    for (tenant, integration), ids in touched.items():
+        params = {"tenant": tenant, "integration": integration, "ids": sorted(ids)}
+        for r in session.execute(_STORED_ITEMS, params).mappings():
+            stored.items[(tenant, integration, r["source_id"])] = dict(r)
+        for r in session.execute(_STORED_TRANSITIONS, params).mappings():
+            stored.transitions.setdefault((tenant, integration, r["work_item_source_id"]), []).append(dict(r))
+    return stored
 
 
 _UPDATE_TRANSITIONS = text(
@@ -200,67 +286,22 @@ _UPDATE_TRANSITIONS = text(
        WHERE t.id = v.id"""
 )
 _UPDATE_TIMES = text(
-    """UPDATE work_items w SET lead_time_seconds = v.lead, cycle_time_seconds = v.cycle
-       FROM unnest(CAST(:id AS bigint[]), CAST(:lead AS float8[]), CAST(:cycle AS float8[]))
-            AS v(id, lead, cycle)
+    """UPDATE work_items w SET lead_time_seconds = v.lead_time_seconds,
+           cycle_time_seconds = v.cycle_time_seconds
+       FROM unnest(CAST(:id AS bigint[]), CAST(:lead_time_seconds AS float8[]),
+                   CAST(:cycle_time_seconds AS float8[]))
+            AS v(id, lead_time_seconds, cycle_time_seconds)
        WHERE w.id = v.id"""
 )
 
 
-def derive(
-    session: Session, tenant: str, integration_id: int, source_ids: set[str], mappings: Mappings
-) -> int:
-    """Re-map transitions by their item's type and recompute lead/cycle time; returns rows changed."""
-    ids = sorted(source_ids)
-    W, T = WorkItem, WorkItemTransition
-    items = session.execute(
-        select(
-            W.id,
-            W.source_id,
-            W.type,
-            W.created_at,
-            W.resolved_at,
-            W.status,
-            W.lead_time_seconds,
-            W.cycle_time_seconds,
-        ).where(W.tenant == tenant, W.integration_id == integration_id, W.source_id.in_(ids))
-    ).all()
-    if not items:
-        return 0
-    transitions = session.execute(
-        select(
-            T.id,
-            T.work_item_source_id,
-            T.transitioned_at,
-            T.from_source_status,
-            T.to_source_status,
-            T.from_status_category,
-            T.to_status_category,
-            T.from_status,
-            T.to_status,
-            T.from_step,
-            T.to_step,
-        )
-        .where(
-            T.tenant == tenant,
-            T.integration_id == integration_id,
-            T.work_item_source_id.in_([i.source_id for i in items]),
-        )
-        .order_by(T.work_item_source_id, T.transitioned_at, T.history_id, T.item_seq)
-    ).all()
-    plan = plan_derived(items, transitions, mappings)
-    if plan.transitions:
-        session.execute(_UPDATE_TRANSITIONS, _columns(plan.transitions))
-    if plan.times:
-        session.execute(
-            _UPDATE_TIMES,
-            {
-                "id": [t["id"] for t in plan.times],
-                "lead": [t["lead_time_seconds"] for t in plan.times],
-                "cycle": [t["cycle_time_seconds"] for t in plan.times],
-            },
-        )
-    return len(plan.transitions) + len(plan.times)
+def apply_fixes(session: Session, plan: Plan) -> int:
+    """Update what the merge did not rewrite; returns those rows (the batch's own are merged)."""
+    if plan.transition_fixes:
+        session.execute(_UPDATE_TRANSITIONS, _columns(plan.transition_fixes))
+    if plan.time_fixes:
+        session.execute(_UPDATE_TIMES, _columns(plan.time_fixes))
+    return len(plan.transition_fixes) + len(plan.time_fixes)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
