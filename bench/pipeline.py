@@ -174,7 +174,9 @@ def copy_baseline(url: str, tenant: str) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--issues", type=int, default=50_000)
-    parser.add_argument("--profile", metavar="HTML", help="write a pyinstrument profile of the load stage (.html, else text)")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="write a pyinstrument profile of the load stage (.html, else text)"
+    )
     args = parser.parse_args()
     from quarry_core.db.migrate import upgrade
     from quarry_core.messages import TransformMessage
