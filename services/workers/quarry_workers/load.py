@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, func, or_, text
@@ -126,6 +127,8 @@ def split_claimed(
 
 Group = tuple[str, frozenset[str]]
 Staged = tuple[tuple[str, int, int], Mapping[str, Any]]  # ((tenant, integration, raw page), row)
+# (the values of the lineage columns, then of the table's derived columns; row)
+Filled = tuple[tuple[Any, ...], Mapping[str, Any]]
 
 
 def group_rows(messages: Sequence[LoadMessage]) -> dict[Group, list[Staged]]:
@@ -150,22 +153,23 @@ def merge_order(groups: Iterable[Group]) -> list[Group]:
     return sorted(groups, key=lambda g: (LOAD_ORDER.index(g[0]), sorted(g[1])))
 
 
-def merge_groups(session: Session, groups: Mapping[Group, Sequence[Staged]]) -> dict[str, int]:
+def merge_groups(session: Session, groups: Mapping[Group, Sequence[Filled]]) -> dict[str, int]:
     """COPY and merge every group, parents first; returns rows sent per table."""
     order = merge_order(groups)
     ensure_staging(session, [table(name) for name in dict.fromkeys(g[0] for g in order)])
     sent: dict[str, int] = defaultdict(int)
     for grp, (name, columns) in enumerate(order):
         tbl = table(name)
-        own = sorted(columns)
+        lead = (*STAMPED, *DERIVED_COLUMNS.get(name, ()))
+        own = sorted(columns - set(lead))
         tail = {c: v for c, v in insert_defaults(tbl).items() if c not in columns}
         rows = groups[(name, columns)]
-        copy_into_staging(session, tbl, grp, rows, lead=STAMPED, own=own, tail=tail)
+        copy_into_staging(session, tbl, grp, rows, lead=lead, own=own, tail=tail)
         sql = merge_sql(
             tbl,
             SCOPE + NATURAL_KEYS[name],
-            [*STAMPED, *own],
-            [*STAMPED, *own, *tail],
+            [*lead, *own],
+            [*lead, *own, *tail],
             monotonic=name in MONOTONIC,
             keep_if_null=KEEP_IF_NULL.get(name, frozenset()),
         )
@@ -175,9 +179,9 @@ def merge_groups(session: Session, groups: Mapping[Group, Sequence[Staged]]) -> 
 
 
 # Columns the load derives onto staged rows (the merge then writes each row once).
-DERIVED_COLUMNS: dict[str, frozenset[str]] = {
-    "work_items": frozenset(TIMES),
-    "work_item_transitions": frozenset(MAPPED),
+DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "work_items": TIMES,
+    "work_item_transitions": MAPPED,
 }
 
 
@@ -216,31 +220,29 @@ def widen(groups: Mapping[Group, Sequence[Staged]]) -> dict[Group, list[Staged]]
     """Groups keyed by the columns their rows will carry once the derived values are filled in."""
     out: dict[Group, list[Staged]] = defaultdict(list)
     for (name, columns), rows in groups.items():
-        out[(name, columns | DERIVED_COLUMNS.get(name, frozenset()))].extend(rows)
+        out[(name, columns | frozenset(DERIVED_COLUMNS.get(name, ())))].extend(rows)
     return dict(out)
 
 
-def fill(groups: Mapping[Group, Sequence[Staged]], plan: Plan) -> dict[Group, list[Staged]]:
-    """Copies of the staged rows with their derived values (the messages stay as received)."""
-    out: dict[Group, list[Staged]] = {}
+def fill(groups: Mapping[Group, Sequence[Staged]], plan: Plan) -> dict[Group, list[Filled]]:
+    """The staged rows with their derived values appended to the lineage values (no row copies)."""
+    times, mapped = itemgetter(*TIMES), itemgetter(*MAPPED)
+    out: dict[Group, list[Filled]] = {}
     for (name, columns), rows in groups.items():
         if name == "work_items":
-            values = plan.item_values
-            out[(name, columns)] = [(st, {**r, **values[(st[0], st[1], r["source_id"])]}) for st, r in rows]
+            item = plan.item_values
+            out[(name, columns)] = [(st + times(item[(st[0], st[1], r["source_id"])]), r) for st, r in rows]
         elif name == "work_item_transitions":
-            mapped = plan.transition_values
+            moves = plan.transition_values
             out[(name, columns)] = [
                 (
-                    st,
-                    {
-                        **r,
-                        **mapped[
-                            (
-                                (st[0], st[1], r["work_item_source_id"]),
-                                (r["history_id"], r.get("item_seq", 0)),
-                            )
-                        ],
-                    },
+                    st
+                    + mapped(
+                        moves[
+                            (st[0], st[1], r["work_item_source_id"]), (r["history_id"], r.get("item_seq", 0))
+                        ]
+                    ),
+                    r,
                 )
                 for st, r in rows
             ]
