@@ -43,6 +43,12 @@ def test_migrate_and_queues_on_embedded_postgres_with_no_settings(tmp_path: Path
         assert data["backend"] == "postgresql"
         assert [q["queue"] for q in data["queues"]] == ["quarry.extract", "quarry.transform", "quarry.load"]
         assert (tmp_path / ".quarry" / "pgdata" / "PG_VERSION").exists()
+        down = quarry("down", env=env)
+        assert down.returncode == 0, down.stderr
+        assert "stopped the embedded PostgreSQL" in down.stdout
+        assert not (tmp_path / ".quarry" / "pgdata" / "postmaster.pid").exists()
+        again = quarry("down", env=env)
+        assert "is not running" in again.stdout
     finally:
         stop_embedded(tmp_path / ".quarry")
 
@@ -81,7 +87,7 @@ def test_wrong_urls_give_one_clear_line(database_url: str, setting: str, value: 
 
 
 def test_help_works_for_every_command() -> None:
-    for args in (["--help"], ["migrate", "--help"], ["queues", "--help"]):
+    for args in (["--help"], ["migrate", "--help"], ["queues", "--help"], ["down", "--help"]):
         result = quarry(*args, env=clean_env())
         assert result.returncode == 0, result.stderr
         assert "usage: quarry" in result.stdout

@@ -19,6 +19,15 @@ def register(subparsers: Any) -> None:
     migrate.add_argument("--downgrade", action="store_true", help="downgrade to --revision instead")
     migrate.set_defaults(func=run_migrate)
 
+    down = subparsers.add_parser(
+        "down",
+        help="stop the embedded PostgreSQL of the data directory",
+        description="Stop the embedded PostgreSQL that `quarry up` and the other commands start under "
+        "QUARRY_DATA_DIR when DATABASE_URL is unset (it keeps running between commands on purpose). "
+        "Stop `quarry up` first.",
+    )
+    down.set_defaults(func=run_down)
+
     queues = subparsers.add_parser(
         "queues",
         help="declare the queue topology and show the depth of every queue",
@@ -45,6 +54,22 @@ def run_migrate(args: argparse.Namespace) -> int:
         print(f"database schema is current (revision {after})")
     else:
         print(f"database schema upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from quarry_core.db.embedded import embedded_running, stop_embedded
+    from quarry_core.settings import CoreSettings
+
+    settings = CoreSettings()
+    if settings.database_url:
+        print("nothing to stop: DATABASE_URL points at a database Quarry does not run")
+        return 0
+    if not embedded_running(settings.data_dir):
+        print(f"the embedded PostgreSQL under {settings.data_dir} is not running")
+        return 0
+    stop_embedded(settings.data_dir)
+    print(f"stopped the embedded PostgreSQL under {settings.data_dir}")
     return 0
 
 

@@ -7,6 +7,7 @@ exits, so `quarry migrate`, `quarry up` and every worker process share one datab
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,10 @@ def embedded_database_url(data_dir: Path) -> str:
     return uri.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
+def embedded_running(data_dir: Path) -> bool:
+    return (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
 def stop_embedded(data_dir: Path) -> None:
     """Stop the embedded server if it runs (used by `quarry down` and tests)."""
     import subprocess
@@ -44,7 +49,17 @@ def stop_embedded(data_dir: Path) -> None:
         import pgserver
 
     pgdata = data_dir / "pgdata"
-    if not (pgdata / "postmaster.pid").exists():
+    if not embedded_running(data_dir):
         return
     pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    subprocess.run([str(pg_ctl), "-D", str(pgdata), "-m", "fast", "stop"], check=False, capture_output=True)
+    # pgserver runs the server as its own `pgserver` user when started by root (PostgreSQL refuses
+    # root), and pg_ctl must run as that user too.
+    user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+    subprocess.run(
+        [str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+        check=False,
+        user=user,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
