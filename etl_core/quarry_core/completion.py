@@ -41,6 +41,24 @@ DELETABLE: dict[str, tuple[str, ...]] = {
     "commits": ("commits",),
 }
 
+# Rows with a vector: deleting them leaves a tombstone so the embed worker removes the point too.
+_VECTOR_KEYS = {
+    "work_items": ("work_item", "f.source_id"),
+    "pull_requests": ("pull_request", "f.repository || '#' || f.number"),
+}
+
+
+def _delete_sql(table: str, where: str) -> str:
+    """DELETE FROM `table` f WHERE `where`, leaving vector tombstones where the table has vectors."""
+    if table not in _VECTOR_KEYS:
+        return f"DELETE FROM {table} f WHERE {where}"
+    kind, key = _VECTOR_KEYS[table]
+    return f"""WITH gone AS (DELETE FROM {table} f WHERE {where}
+                   RETURNING f.tenant, f.integration_id, {key} AS key)
+               INSERT INTO vector_deletions (tenant, integration_id, kind, key)
+               SELECT tenant, integration_id, '{kind}', key FROM gone"""
+
+
 # Children that go with their parent row (their own pages are not re-fetched for every parent).
 # NOT IN over a non-null column plans as one hashed subplan, whatever the (often stale, right after
 # a bulk load) statistics say; NOT EXISTS degraded to a nested loop over 100k rows in the benchmark.
@@ -165,13 +183,15 @@ def delete_swept(session: Session, run: EtlRun) -> dict[str, int]:
     for project in projects:
         result = session.execute(
             text(
-                """DELETE FROM work_items w WHERE w.tenant = :tenant AND w.integration_id = :integration
-                AND w.project_key = :project
-                AND w.source_id NOT IN (
-                    SELECT jsonb_array_elements(r.response->'issues')->>'id' FROM raw_extraction_data r
-                    WHERE r.run_id = :run AND r.entity = 'issue_ids' AND r.params->>'_project' = :project)
-                AND (w.raw_id IS NULL OR w.raw_id NOT IN (
-                    SELECT r.id FROM raw_extraction_data r WHERE r.run_id = :run))"""
+                _delete_sql(
+                    "work_items",
+                    """f.tenant = :tenant AND f.integration_id = :integration AND f.project_key = :project
+                    AND f.source_id NOT IN (
+                        SELECT jsonb_array_elements(r.response->'issues')->>'id' FROM raw_extraction_data r
+                        WHERE r.run_id = :run AND r.entity = 'issue_ids' AND r.params->>'_project' = :project)
+                    AND (f.raw_id IS NULL OR f.raw_id NOT IN (
+                        SELECT r.id FROM raw_extraction_data r WHERE r.run_id = :run))""",
+                )
             ),
             {"tenant": run.tenant, "integration": run.integration_id, "run": run.id, "project": project},
         )
@@ -197,9 +217,12 @@ def delete_unseen(session: Session, run: EtlRun) -> dict[str, int]:
         for table in DELETABLE.get(entity, ()):
             result = session.execute(
                 text(
-                    f"""DELETE FROM {table} f WHERE f.tenant = :tenant AND f.integration_id = :integration
-                    AND (f.raw_id IS NULL OR f.raw_id NOT IN (SELECT r.id FROM raw_extraction_data r
-                         WHERE r.run_id = :run))"""
+                    _delete_sql(
+                        table,
+                        """f.tenant = :tenant AND f.integration_id = :integration
+                        AND (f.raw_id IS NULL OR f.raw_id NOT IN (SELECT r.id FROM raw_extraction_data r
+                             WHERE r.run_id = :run))""",
+                    )
                 ),
                 params,
             )

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from quarry_workers.embed_worker import EmbedWorker
 from quarry_workers.vectors import HashingEmbedder, VectorStore, embedding_progress
@@ -67,6 +68,31 @@ def test_run_succeeds_without_vectors_then_embed_catches_up_and_follows_changes(
         top = store.search(platform.tenant, "zanzibar quokka telemetry", limit=1)
         assert top[0]["key"] == "EE-1" and "Zanzibar" in top[0]["text"]
         assert store.count(platform.tenant) == 33
+    finally:
+        store.close()
+
+
+def test_vectors_of_rows_a_full_refresh_deleted_are_removed(platform: Platform, tmp_path: Path) -> None:
+    _seed_jira_run(platform, mode="incremental")
+    platform.drain()
+    store = VectorStore(HashingEmbedder(), url=None, path=tmp_path / "qdrant")
+    try:
+        worker = EmbedWorker(platform.factory, store, batch_size=10, tenant=platform.tenant)
+        _catch_up(worker)
+        assert store.count(platform.tenant) == 33
+        # A full refresh where the source has only two issues left: 31 rows go, and their vectors.
+        survivors = items("jira/_raw_jira_api_issues.csv")[:2]
+        full = platform.start_run("full")
+        platform.add_page(full, "issues", {"issues": survivors})
+        platform.finish_extract(full)
+        platform.drain()
+        assert platform.run(full).phase == "Succeeded"
+        _catch_up(worker)
+        assert store.count(platform.tenant) == 2
+        keys = {h["key"] for h in store.search(platform.tenant, "chart", limit=10)}
+        assert keys <= {i["key"] for i in survivors}
+        with platform.factory() as s:
+            assert s.execute(text("select count(*) from vector_deletions")).scalar_one() == 0
     finally:
         store.close()
 

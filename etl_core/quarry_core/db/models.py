@@ -657,6 +657,19 @@ class DeadLetter(Base):
     created_at: Mapped[datetime] = created_column()
 
 
+class VectorDeletion(Base):
+    """A work item or pull request a refresh deleted: the embed worker removes its vector."""
+
+    __tablename__ = "vector_deletions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant: Mapped[str] = tenant_column()
+    integration_id: Mapped[int] = integration_column()
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = created_column()
+
+
 FINAL_TABLES = (
     "projects",
     "people",

@@ -75,6 +75,24 @@ SOURCES = (
 )
 
 
+_CLAIM_DELETIONS = text(
+    """
+    SELECT d.id, d.tenant, d.integration_id, d.kind, d.key,
+           CASE d.kind
+             WHEN 'work_item' THEN EXISTS (
+               SELECT 1 FROM work_items w WHERE w.tenant = d.tenant
+                 AND w.integration_id = d.integration_id AND w.source_id = d.key)
+             ELSE EXISTS (
+               SELECT 1 FROM pull_requests p WHERE p.tenant = d.tenant
+                 AND p.integration_id = d.integration_id AND p.repository || '#' || p.number = d.key)
+           END AS alive
+    FROM vector_deletions d
+    WHERE CAST(:tenant AS text) IS NULL OR d.tenant = :tenant
+    ORDER BY d.id LIMIT :n FOR UPDATE OF d SKIP LOCKED
+    """
+)
+
+
 def next_backoff(current: float, ceiling: float) -> float:
     return min(current * 2, ceiling)
 
@@ -99,11 +117,30 @@ class EmbedWorker:
         self._progress_at = 0.0
 
     def run_once(self) -> int:
-        """Embed at most one batch of each kind; returns how many rows were settled."""
+        """Embed at most one batch of each kind and forget one batch of deleted rows; returns how
+        many rows were settled."""
         settled = 0
         for source in SOURCES:
             settled += self._embed(source)
-        return settled
+        return settled + self._forget_deleted()
+
+    def _forget_deleted(self) -> int:
+        """Remove the points of rows a refresh deleted (tombstones in `vector_deletions`)."""
+        with session_scope(self.factory) as session:
+            rows = session.execute(_CLAIM_DELETIONS, {"tenant": self.tenant, "n": self.batch_size}).all()
+            if not rows:
+                return 0
+            # A key that came back since (the issue was restored) keeps its point.
+            gone = [
+                VectorRecord(r.tenant, r.integration_id, r.kind, r.key, "", {}).point_id
+                for r in rows
+                if not r.alive
+            ]
+            self.store.delete(gone)
+            session.execute(
+                text("DELETE FROM vector_deletions WHERE id = ANY(:ids)"), {"ids": [r.id for r in rows]}
+            )
+        return len(rows)
 
     def _embed(self, source: Source) -> int:
         with session_scope(self.factory) as session:

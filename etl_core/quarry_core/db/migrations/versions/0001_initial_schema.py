@@ -1038,8 +1038,38 @@ def upgrade() -> None:
         postgresql_where="embedded_at IS NULL",
     )
 
+    op.create_table(
+        "vector_deletions",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("tenant", sa.String(length=63), nullable=False),
+        sa.Column("integration_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["integration_id"],
+            ["integrations.id"],
+            name=op.f("fk_vector_deletions_integration_id_integrations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant"],
+            ["tenants.name"],
+            name=op.f("fk_vector_deletions_tenant_tenants"),
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vector_deletions")),
+    )
+    op.create_index(
+        op.f("ix_vector_deletions_integration_id"), "vector_deletions", ["integration_id"], unique=False
+    )
+    op.create_index(op.f("ix_vector_deletions_tenant"), "vector_deletions", ["tenant"], unique=False)
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_vector_deletions_tenant"), table_name="vector_deletions")
+    op.drop_index(op.f("ix_vector_deletions_integration_id"), table_name="vector_deletions")
+    op.drop_table("vector_deletions")
     op.drop_index(op.f("ix_request_budget_grants_tenant"), table_name="request_budget_grants")
     op.drop_index(op.f("ix_request_budget_grants_integration_id"), table_name="request_budget_grants")
     op.drop_table("request_budget_grants")
