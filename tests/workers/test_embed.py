@@ -92,7 +92,8 @@ def test_vectors_of_rows_a_full_refresh_deleted_are_removed(platform: Platform, 
         keys = {h["key"] for h in store.search(platform.tenant, "chart", limit=10)}
         assert keys <= {i["key"] for i in survivors}
         with platform.factory() as s:
-            assert s.execute(text("select count(*) from vector_deletions")).scalar_one() == 0
+            left = text("select count(*) from vector_deletions where tenant = :t")
+            assert s.execute(left, {"t": platform.tenant}).scalar_one() == 0
     finally:
         store.close()
 
