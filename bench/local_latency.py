@@ -26,14 +26,13 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quarry_local.controller import Commands, Controller
-from quarry_local.processes import Supervisor
-from quarry_local.settings import LocalSettings
-from quarry_local.store import apply_text, request_run
-
 from quarry_core.integration_check import CheckResult
 from quarry_core.queue.pg import PgQueue
 from quarry_core.states import Stage
+from quarry_core.store import apply_text, request_run
+from quarry_local.controller import Commands, Controller
+from quarry_local.processes import Supervisor
+from quarry_local.settings import LocalSettings
 from tests.support.services import temporary_database
 
 STAND_IN = """

@@ -18,11 +18,11 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from quarry_core import store
 from quarry_core.db.engine import get_engine, session_factory, session_scope
-from quarry_core.db.models import EtlJob, EtlRun, Integration, Tenant
+from quarry_core.db.models import EtlJob, EtlRun
 from quarry_core.errors import ConfigError
 from quarry_core.integration_check import status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
@@ -99,34 +99,6 @@ class Runtime:
 
     # --- mirroring --------------------------------------------------------------------------
 
-    def _mirror_integration(self, session: Session, namespace: str, body: Mapping[str, Any]) -> Integration:
-        meta, spec = body["metadata"], body.get("spec") or {}
-        values = _mirror_values(meta) | {"type": spec.get("type", "jira"), "spec": spec,
-                                         "status": body.get("status") or {}}
-        stmt = insert(Integration).values(tenant=namespace, name=meta["name"], **values)
-        session.execute(stmt.on_conflict_do_update(constraint="uq_integrations_tenant_name", set_=values))
-        row = session.scalar(
-            select(Integration).where(Integration.tenant == namespace, Integration.name == meta["name"])
-        )
-        assert row is not None
-        return row
-
-    def _mirror_job(self, session: Session, namespace: str, body: Mapping[str, Any]) -> EtlJob:
-        meta, spec = body["metadata"], body.get("spec") or {}
-        integration = (spec.get("integrationRef") or {}).get("name", "")
-        values = _mirror_values(meta) | {"integration_name": integration, "spec": spec}
-        stmt = insert(EtlJob).values(tenant=namespace, name=meta["name"], **values)
-        session.execute(stmt.on_conflict_do_update(constraint="uq_etl_jobs_tenant_name", set_=values))
-        # The row lock serialises reconciles of one job across threads and operator processes.
-        row = session.scalar(
-            select(EtlJob).where(EtlJob.tenant == namespace, EtlJob.name == meta["name"]).with_for_update()
-        )
-        assert row is not None
-        return row
-
-    def _ensure_tenant(self, session: Session, namespace: str) -> None:
-        session.execute(insert(Tenant).values(name=namespace).on_conflict_do_nothing())
-
     # --- EtlJobs ----------------------------------------------------------------------------
 
     def reconcile_etljob(self, namespace: str, name: str) -> float | None:
@@ -152,11 +124,11 @@ class Runtime:
         now = utcnow()
         stopped: list[str] = []
         with session_scope(self.sessions) as session:
-            self._ensure_tenant(session, namespace)
+            store.ensure_tenant(session, namespace)
             integration = (
-                self._mirror_integration(session, namespace, integration_body) if integration_body else None
+                store.mirror_integration(session, namespace, integration_body) if integration_body else None
             )
-            job = self._mirror_job(session, namespace, body)
+            job = store.mirror_job(session, namespace, body)
             runs = load_run_views(session, job.id)
             view = JobView(namespace, name, spec, int(meta.get("generation") or 1), status)
             result = reconcile_job(session, view, integration_view(integration_body), runs, now)
@@ -365,8 +337,8 @@ class Runtime:
         doc = new.to_document()
         self.kube.patch_custom_status(INTEGRATIONS, namespace, name, doc)
         with session_scope(self.sessions) as session:
-            self._ensure_tenant(session, namespace)
-            self._mirror_integration(session, namespace, {**body, "status": doc})
+            store.ensure_tenant(session, namespace)
+            store.mirror_integration(session, namespace, {**body, "status": doc})
         metrics.INTEGRATION_READY.labels(namespace, name).set(1 if ready else 0)
         return ready
 
@@ -417,19 +389,6 @@ class Runtime:
             patch = {"workers": {stage: dict(worker_status)}}
             self.kube.patch_custom_status(ETLJOBS, job.namespace, job.name, patch)
             self._published[slot] = (key, now)
-
-
-def _mirror_values(meta: Mapping[str, Any]) -> dict[str, Any]:
-    version = str(meta.get("resourceVersion") or "0")
-    return {
-        "uid": meta.get("uid") or "",
-        "generation": int(meta.get("generation") or 1),
-        "resource_version": int(version) if version.isdigit() else 0,
-        "labels": meta.get("labels") or {},
-        "annotations": {
-            k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kopf.")
-        },
-    }
 
 
 def integration_view(body: Mapping[str, Any] | None) -> IntegrationView | None:

@@ -17,10 +17,6 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from quarry_local.controller import Commands, Controller, merged_pool
-from quarry_local.processes import Supervisor
-from quarry_local.settings import LocalSettings
-from quarry_local.store import apply_text
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +24,10 @@ from quarry_core.db.models import EtlJob, EtlRun, Integration
 from quarry_core.integration_check import CheckResult
 from quarry_core.queue.pg import PgQueue
 from quarry_core.states import Stage
+from quarry_core.store import apply_text
+from quarry_local.controller import Commands, Controller, merged_pool
+from quarry_local.processes import Supervisor
+from quarry_local.settings import LocalSettings
 from tests.support.services import temporary_database
 
 FAKE = """

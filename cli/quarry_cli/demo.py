@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from quarry_core.db.engine import redact, session_scope
 from quarry_core.db.models import FINAL_TABLES, EtlJob, EtlRun
 from quarry_core.settings import CoreSettings
-from quarry_local.store import apply_text, request_run
+from quarry_core.store import apply_text, request_run
 
 NAMESPACE = "demo"
 JIRA_EMAIL, JIRA_TOKEN, GITHUB_TOKEN = "bot@quarry.dev", "demo-jira-token", "demo-github-token"

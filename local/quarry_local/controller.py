@@ -69,9 +69,9 @@ from quarry_core.run_actions import (
 from quarry_core.scaling import QueueObservation, ScalerState, decide_replicas, worker_status
 from quarry_core.secrets import resolve_credentials
 from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, RunPhase, RunTrigger, Stage
+from quarry_core.store import NOTIFY_CHANNEL
 from quarry_local.processes import QUARRY, Child, Supervisor, describe_exit
 from quarry_local.settings import LocalSettings
-from quarry_local.store import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -76,12 +76,11 @@ def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
 def run_up(args: argparse.Namespace) -> int:
     import time
 
-    from quarry_local.controller import ControllerThread
-    from quarry_local.settings import LocalSettings
-
     from quarry_core.db.engine import get_engine, redact, session_factory
     from quarry_core.db.migrate import upgrade
     from quarry_core.logs import configure_logging
+    from quarry_local.controller import ControllerThread
+    from quarry_local.settings import LocalSettings
 
     settings = LocalSettings()
     updates = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
@@ -123,7 +122,7 @@ def run_up(args: argparse.Namespace) -> int:
     demo_result: dict[str, bool] = {}
     sandboxes: list[Any] = []
     if args.demo:
-        from quarry_local.demo import run_demo
+        from quarry_cli.demo import run_demo
 
         def demo() -> None:
             try:

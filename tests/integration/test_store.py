@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from quarry_local.store import apply_text, delete_resource, request_run
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret, Tenant
 from quarry_core.manifests import ManifestError
 from quarry_core.secrets import load_secret
 from quarry_core.settings import CoreSettings
+from quarry_core.store import apply_text, delete_resource, request_run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -1,4 +1,8 @@
-"""The local resource store: Secrets, Integrations and EtlJobs as database rows, as `kubectl` sees them.
+"""The resource store: Secrets, Integrations and EtlJobs as database rows, as `kubectl` sees them.
+
+Locally these rows are the source of truth (`quarry apply`, the local controller, the API); on
+Kubernetes the operator mirrors the custom resources into them (`mirror_*`), so every reader sees
+the same rows in both modes.
 
 `apply` behaves like `kubectl apply` against the API server: every document of a file is
 validated first and nothing is written unless all are valid; `metadata.generation` moves only
@@ -9,7 +13,7 @@ created on first use. Every write notifies the controller (PostgreSQL NOTIFY) so
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -173,6 +177,43 @@ def _apply_integration(session: Session, namespace: str, m: IntegrationResource)
 def _apply_job(session: Session, namespace: str, m: EtlJobResource) -> Applied:
     spec = m.spec.to_document()
     return _upsert(session, EtlJob, namespace, m, spec, {"integration_name": m.spec.integration_ref.name})
+
+
+def mirror_integration(session: Session, namespace: str, body: Mapping[str, Any]) -> Integration:
+    """Upsert the row of an Integration custom resource as the API server holds it (the operator's mirror)."""
+    meta, spec = body["metadata"], body.get("spec") or {}
+    values = _mirror_values(meta) | {
+        "type": spec.get("type", "jira"),
+        "spec": spec,
+        "status": body.get("status") or {},
+    }
+    stmt = insert(Integration).values(tenant=namespace, name=meta["name"], **values)
+    session.execute(stmt.on_conflict_do_update(constraint="uq_integrations_tenant_name", set_=values))
+    return get_integration(session, namespace, meta["name"])
+
+
+def mirror_job(session: Session, namespace: str, body: Mapping[str, Any]) -> EtlJob:
+    """Upsert the row of an EtlJob custom resource and lock it: the lock serialises reconciles of one
+    job across threads and operator processes."""
+    meta, spec = body["metadata"], body.get("spec") or {}
+    integration = (spec.get("integrationRef") or {}).get("name", "")
+    values = _mirror_values(meta) | {"integration_name": integration, "spec": spec}
+    stmt = insert(EtlJob).values(tenant=namespace, name=meta["name"], **values)
+    session.execute(stmt.on_conflict_do_update(constraint="uq_etl_jobs_tenant_name", set_=values))
+    return get_job(session, namespace, meta["name"], lock=True)
+
+
+def _mirror_values(meta: Mapping[str, Any]) -> dict[str, Any]:
+    version = str(meta.get("resourceVersion") or "0")
+    return {
+        "uid": meta.get("uid") or "",
+        "generation": int(meta.get("generation") or 1),
+        "resource_version": int(version) if version.isdigit() else 0,
+        "labels": meta.get("labels") or {},
+        "annotations": {
+            k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kopf.")
+        },
+    }
 
 
 def connect(settings: CoreSettings) -> sessionmaker[Session]:

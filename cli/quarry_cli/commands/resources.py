@@ -82,9 +82,8 @@ def _read(path: str) -> str:
 
 
 def _parse_files(paths: list[str], namespace: str | None) -> list[Any]:
-    from quarry_local.store import parse
-
     from quarry_core.manifests import ManifestError
+    from quarry_core.store import parse
 
     manifests = []
     for path in paths:
@@ -104,11 +103,10 @@ def _parse_files(paths: list[str], namespace: str | None) -> list[Any]:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from quarry_local.store import apply_manifests, connect
-
     from quarry_core.db.engine import session_scope
     from quarry_core.manifests import ManifestError
     from quarry_core.settings import CoreSettings
+    from quarry_core.store import apply_manifests, connect
 
     try:
         manifests = _parse_files(args.filename, args.namespace)
@@ -124,11 +122,10 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    from quarry_local.store import NotFound, delete_manifests, delete_resource
-
     from quarry_core.db.engine import session_scope
     from quarry_core.manifests import ManifestError
     from quarry_core.settings import CoreSettings
+    from quarry_core.store import NotFound, delete_manifests, delete_resource
 
     settings = CoreSettings()
     if args.filename:
@@ -159,7 +156,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def _sessions(settings: Any) -> Any:
-    from quarry_local.store import connect
+    from quarry_core.store import connect
 
     return connect(settings)
 
@@ -182,9 +179,8 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def run_get(args: argparse.Namespace) -> int:
-    from quarry_local.store import document, list_integrations, list_jobs, list_runs
-
     from quarry_core.settings import CoreSettings
+    from quarry_core.store import document, list_integrations, list_jobs, list_runs
 
     kind = KINDS.get(args.kind.lower())
     if kind is None or kind == "Secret":

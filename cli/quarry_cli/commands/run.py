@@ -194,13 +194,13 @@ def _snapshot(session: Any, job_id: int, token: str, before: int) -> Snapshot:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from quarry_local.controller import ControllerThread, controller_running
-    from quarry_local.settings import LocalSettings
-    from quarry_local.store import NotFound, connect, request_run
     from sqlalchemy import func, select
 
     from quarry_core.db.engine import session_scope
     from quarry_core.db.models import EtlRun
+    from quarry_core.store import NotFound, connect, request_run
+    from quarry_local.controller import ControllerThread, controller_running
+    from quarry_local.settings import LocalSettings
 
     settings = LocalSettings()
     sessions = connect(settings)
