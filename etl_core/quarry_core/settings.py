@@ -54,6 +54,12 @@ class CoreSettings(BaseSettings):
         validation_alias="RABBITMQ_MANAGEMENT_URL",
         description="Management API for ready+unacked depth; derived from AMQP_URL (port 15672) if unset.",
     )
+    integration_check_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="QUARRY_CHECK_TIMEOUT",
+        description="Seconds an Integration's connection check waits for the source.",
+    )
     log_level: str = Field(default="INFO", validation_alias="QUARRY_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="QUARRY_LOG_FORMAT")
     secret_key: str | None = Field(

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from quarry_core.db.engine import session_factory, session_scope
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret
 from quarry_core.errors import FatalError
+from quarry_core.exit_codes import EXIT_FATAL
 from quarry_core.integration_check import CheckResult, check_integration, status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
 from quarry_core.queue.factory import open_queue
@@ -76,7 +77,6 @@ from quarry_local.settings import LocalSettings
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 7_263_013  # one controller per database (migrate uses 7_263_011, run completion 7_263_012)
-EXIT_FATAL = 3  # the extract process already marked the run Failed
 WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
 EMBED_KEY = "worker/embed"
 _QUICK_EXIT_SECONDS = 10.0

@@ -114,7 +114,9 @@ def test_bearer_auth_and_per_issue_changelogs(
     ds = JiraDataset.synthetic(150, projects=1, seed=5, long_changelog_rate=0.1)
     server = jira_factory(ds)
     run_id = make_run(
-        jira_spec(server, [ds.projects[0].key]), {"token": "jira-oauth-token"}, entities=["issues"]
+        {**jira_spec(server, [ds.projects[0].key]), "auth": "bearer"},
+        {"token": "jira-oauth-token"},
+        entities=["issues"],
     )
     assert Extraction(make_settings(jira_changelog_api="issue"), run_id).run() == EXIT_OK
     pages = raw_pages(engine, run_id)

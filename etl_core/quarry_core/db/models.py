@@ -29,6 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from quarry_core.sources import SOURCES
+from quarry_core.tables import FINAL_TABLES as FINAL_TABLES
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -138,7 +141,7 @@ class Integration(Base):
     __tablename__ = "integrations"
     __table_args__ = (
         UniqueConstraint("tenant", "name"),
-        CheckConstraint("type in ('jira','github')", name="type"),
+        CheckConstraint(f"type in ({','.join(repr(t) for t in SOURCES)})", name="type"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -670,15 +673,3 @@ class VectorDeletion(Base):
     created_at: Mapped[datetime] = created_column()
 
 
-FINAL_TABLES = (
-    "projects",
-    "people",
-    "work_items",
-    "work_item_transitions",
-    "sprints",
-    "repositories",
-    "pull_requests",
-    "pull_request_reviews",
-    "commits",
-    "pull_request_commits",
-)

@@ -24,6 +24,7 @@ from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import get_engine, session_factory, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
 from quarry_core.errors import FatalError, RetriableError
+from quarry_core.exit_codes import EXIT_FATAL, EXIT_OK, EXIT_RETRY, EXIT_TERMINATED
 from quarry_core.queue.factory import open_queue
 from quarry_core.resources import IntegrationSpec
 from quarry_core.secrets import resolve_credentials
@@ -41,7 +42,6 @@ from quarry_extractor.writer import Entry, PageWriter, Snapshot, WriterError
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_RETRY, EXIT_FATAL, EXIT_TERMINATED = 0, 1, 3, 143
 PHASE_CHECK_SECONDS = 0.5  # how soon a cancelled run stops fetching, at one query per interval
 
 
