@@ -54,5 +54,7 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Quarry-Tenant"],
         )
-    app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ApiMiddleware, max_body_bytes=settings.max_body_bytes, templates=lambda: app.openapi()["paths"]
+    )
     return app

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,9 +32,11 @@ class _TooLarge(Exception):
 
 
 class ApiMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, templates: Callable[[], Iterable[str]]) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.templates = templates
+        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,10 +78,14 @@ class ApiMiddleware:
         finally:
             self._observe(scope, int(status["code"]), started)
 
-    @staticmethod
-    def _observe(scope: Scope, code: int, started: float) -> None:
-        route: Any = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+    def _observe(self, scope: Scope, code: int, started: float) -> None:
+        # The template, never the raw path: names and ids in paths would explode the label set.
+        if self._patterns is None:
+            self._patterns = [
+                (re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(t)) + "$"), t)
+                for t in self.templates()
+            ]
+        template = next((t for pattern, t in self._patterns if pattern.match(scope["path"])), "unmatched")
         REQUEST_SECONDS.labels(scope["method"], template, str(code)).observe(time.perf_counter() - started)
 
 

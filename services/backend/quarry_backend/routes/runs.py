@@ -40,7 +40,7 @@ def run_outs(session: Session, rows: list[tuple[EtlRun, str]]) -> list[RunOut]:
             .where(DeadLetter.run_id.in_(ids))
             .group_by(DeadLetter.run_id)
         )
-        dead = {int(run_id): int(n) for run_id, n in session.execute(query).all()}
+        dead = {int(run_id or 0): int(n) for run_id, n in session.execute(query).all()}
     out = []
     now = datetime.now(UTC)
     for run, job in rows:

@@ -22,6 +22,8 @@ class TokenOut(OutModel):
 class RefreshIn(ApiModel):
     refresh_token: SecretStr = Field(alias="refresh_token", min_length=1, max_length=200, examples=["qr_…"])
 
+    model_config = {**ApiModel.model_config, "json_schema_extra": {"examples": [{"refresh_token": "qr_…"}]}}
+
 
 class MeOut(OutModel):
     id: int | None
@@ -71,6 +73,13 @@ class UserIn(ApiModel):
     role: Role = "viewer"
     full_name: str | None = Field(default=None, max_length=200)
 
+    model_config = {
+        **ApiModel.model_config,
+        "json_schema_extra": {
+            "examples": [{"email": "dev@acme.io", "password": "correct horse battery", "role": "editor"}]
+        },
+    }
+
 
 class UserUpdate(ApiModel):
     role: Role | None = None
@@ -92,6 +101,11 @@ class UserOut(OutModel):
 class ApiKeyIn(ApiModel):
     name: str = Field(min_length=1, max_length=100, examples=["ci-pipeline"])
     role: Role = "viewer"
+
+    model_config = {
+        **ApiModel.model_config,
+        "json_schema_extra": {"examples": [{"name": "ci", "role": "viewer"}]},
+    }
 
 
 class ApiKeyOut(OutModel):
