@@ -18,7 +18,8 @@ def register(subparsers: Any) -> None:
         help="run the controller, workers and HTTP endpoints on this machine",
         description="Start the local controller (one extract process per run, transform/load workers "
         "scaled from queue depth) and serve the HTTP API, /healthz and /metrics on --port at once. "
-        "Uses an embedded PostgreSQL and the PostgreSQL queue unless DATABASE_URL / AMQP_URL are set; data lives in "
+        "Uses an embedded PostgreSQL and the PostgreSQL queue unless DATABASE_URL / AMQP_URL are set; "
+        "data lives in "
         "QUARRY_DATA_DIR (default ~/.quarry). Ctrl-C or SIGTERM stops every process cleanly; "
         "interrupted runs resume at the next start.",
     )
