@@ -19,7 +19,11 @@ from tests.support.services import temporary_database
 def test_reads_come_from_the_replica(database_url: str, tmp_path: Path) -> None:
     with temporary_database("quarry_replica") as replica_url:
         settings = ApiSettings.model_validate(
-            {"DATABASE_URL": database_url, "DATABASE_REPLICA_URL": replica_url, "QUARRY_DATA_DIR": str(tmp_path)}
+            {
+                "DATABASE_URL": database_url,
+                "DATABASE_REPLICA_URL": replica_url,
+                "QUARRY_DATA_DIR": str(tmp_path),
+            }
         )
         app = create_app(settings)
         primary, replica = create_engine(database_url), create_engine(replica_url)
@@ -37,8 +41,12 @@ spec: {{integrationRef: {{name: x}}, entities: [issues]}}
                     store.apply_text(session, CoreSettings(QUARRY_DATA_DIR=str(tmp_path)), manifest)
                     session.commit()
                 h = tenant.headers("editor")
-                assert [j["name"] for j in client.get("/api/v1/jobs", headers=h).json()] == ["only-on-replica"]
-                assert client.post("/api/v1/integrations", json=JIRA_INTEGRATION, headers=h).status_code == 201
+                assert [j["name"] for j in client.get("/api/v1/jobs", headers=h).json()] == [
+                    "only-on-replica"
+                ]
+                assert (
+                    client.post("/api/v1/integrations", json=JIRA_INTEGRATION, headers=h).status_code == 201
+                )
                 with Session(primary) as session:
                     assert store.get_integration(session, tenant.name, "acme-jira") is not None
             app.state.db.dispose()
