@@ -59,7 +59,7 @@ def test_quarry_api_command_serves(database_url: str, tmp_path: Path) -> None:
         [sys.executable, "-m", "quarry_cli.main", "api", "--port", str(port)], env=env, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded 2-core machine imports slowly
         while True:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
