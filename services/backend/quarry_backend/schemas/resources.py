@@ -14,17 +14,17 @@ from quarry_core.resources import (
     CRON,
     Budget,
     Credentials,
+    Entity,
     EtlJobSpec,
     IntegrationSpec,
     IntegrationType,
-    JiraAuth,
     JobMode,
     ObjectRef,
     RetryPolicy,
     Scope,
     SecretRef,
 )
-from quarry_core.states import Entity
+from quarry_core.sources import AuthStyle
 
 
 def _check(build: Callable[[], object]) -> None:
@@ -53,7 +53,7 @@ class CredentialsIn(ApiModel):
 class IntegrationFields(ApiModel):
     type: IntegrationType
     base_url: str = Field(max_length=2048, pattern=BASE_URL, examples=["https://acme.atlassian.net"])
-    auth: JiraAuth | None = None
+    auth: AuthStyle | None = None
     scope: Scope
     budget: Budget = Field(default_factory=Budget)
     credentials: CredentialsIn | None = Field(
@@ -82,7 +82,7 @@ class IntegrationFields(ApiModel):
     def _consistent(self) -> IntegrationFields:
         # The cross-field rules of the CRD (scope vs type, auth) hold for the API too.
         _check(lambda: self.spec("check"))
-        needs_email = self.type == IntegrationType.JIRA and (self.auth or JiraAuth.BASIC) == JiraAuth.BASIC
+        needs_email = self.spec("check").auth_style == AuthStyle.BASIC
         if self.credentials is not None and needs_email and not self.credentials.email:
             raise ValueError("credentials.email is required for jira basic auth")
         return self
@@ -132,7 +132,7 @@ class IntegrationOut(OutModel):
     name: str
     type: IntegrationType
     base_url: str
-    auth: JiraAuth | None = None
+    auth: AuthStyle | None = None
     scope: dict[str, Any]
     budget: dict[str, Any]
     credentials: CredentialsOut
