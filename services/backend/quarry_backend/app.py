@@ -1,4 +1,4 @@
-"""The FastAPI application: everything under /api/v1, plus /healthz, /readyz and /metrics."""
+"""The FastAPI application: everything under /api/v1, /healthz, /readyz, /metrics, and the dashboard at /."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from quarry_backend.dashboard import mount_dashboard
 from quarry_backend.db import Database
 from quarry_backend.middleware import ApiMiddleware
 from quarry_backend.resource_backend import LocalResources
@@ -46,6 +47,7 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ops.router)
+    mount_dashboard(app)  # last: its catch-all must not shadow a route above
 
     if settings.cors_origins:
         app.add_middleware(
