@@ -1,0 +1,15 @@
+/** The first error for a field, including errors of its parts (`scope.projects.0` for `scope.projects`). */
+export function errorFor(fields: Record<string, string>, key: string): string | undefined {
+  if (fields[key]) return fields[key]
+  const nested = Object.keys(fields).find((k) => k.startsWith(`${key}.`))
+  return nested ? fields[nested] : undefined
+}
+
+export function splitList(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+}
+
+export const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/

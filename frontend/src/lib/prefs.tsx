@@ -1,0 +1,28 @@
+import { createContext, useContext } from 'react'
+
+export interface Prefs {
+  theme: 'light' | 'dark' | 'system'
+  timeZone: string
+  defaultTenant: string | null
+}
+
+export const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
+export const DEFAULT_PREFS: Prefs = { theme: 'system', timeZone: browserZone, defaultTenant: null }
+
+export const PrefsContext = createContext<{ prefs: Prefs; setPrefs: (p: Prefs) => void }>({
+  prefs: DEFAULT_PREFS,
+  setPrefs: () => undefined,
+})
+
+export function usePrefs() {
+  return useContext(PrefsContext)
+}
+
+export function useTimeZone(): string {
+  return useContext(PrefsContext).prefs.timeZone
+}
+
+export function applyTheme(theme: Prefs['theme']): void {
+  const dark = theme === 'dark' || (theme === 'system' && matchMedia?.('(prefers-color-scheme: dark)').matches)
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light'
+}

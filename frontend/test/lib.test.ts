@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { nextRuns } from '../src/lib/cron'
+import { errorFor, splitList } from '../src/lib/forms'
+import { dayOf, formatDuration, formatTime } from '../src/lib/format'
+
+const iso = (dates: Date[]) => dates.map((d) => d.toISOString())
+
+describe('nextRuns', () => {
+  const from = new Date('2026-11-30T14:07:30Z')
+  it('steps through minutes', () => {
+    expect(iso(nextRuns('*/15 * * * *', from, 3))).toEqual([
+      '2026-11-30T14:15:00.000Z',
+      '2026-11-30T14:30:00.000Z',
+      '2026-11-30T14:45:00.000Z',
+    ])
+  })
+  it('rolls over days, months and years', () => {
+    expect(iso(nextRuns('0 3 1 1 *', from, 2))).toEqual(['2027-01-01T03:00:00.000Z', '2028-01-01T03:00:00.000Z'])
+  })
+  it('matches day of month OR weekday when both are restricted, as cron does', () => {
+    // 2026-12-01 is a Tuesday; the 15th is also a Tuesday.
+    expect(iso(nextRuns('0 0 15 * 2', from, 3))).toEqual([
+      '2026-12-01T00:00:00.000Z',
+      '2026-12-08T00:00:00.000Z',
+      '2026-12-15T00:00:00.000Z',
+    ])
+  })
+  it('takes lists, ranges, Sunday as 7 and shortcuts', () => {
+    expect(iso(nextRuns('30 9-10 * * 7', from, 2))).toEqual(['2026-12-06T09:30:00.000Z', '2026-12-06T10:30:00.000Z'])
+    expect(iso(nextRuns('@hourly', from, 1))).toEqual(['2026-11-30T15:00:00.000Z'])
+    expect(iso(nextRuns('5,10 14 * * *', from, 2))).toEqual(['2026-11-30T14:10:00.000Z', '2026-12-01T14:05:00.000Z'])
+  })
+  it('rejects what it cannot read', () => {
+    expect(() => nextRuns('* * *', from)).toThrow(/five fields/)
+    expect(() => nextRuns('61 * * * *', from)).toThrow(/outside 0-59/)
+    expect(() => nextRuns('*/0 * * * *', from)).toThrow(/bad step/)
+    expect(() => nextRuns('0 0 31 2 *', from)).not.toThrow()
+    expect(nextRuns('0 0 31 2 *', from)).toEqual([])
+  })
+})
+
+describe('format', () => {
+  it('shows times in the given zone', () => {
+    expect(formatTime('2026-11-30T23:30:00Z', 'UTC')).toBe('2026-11-30 23:30:00')
+    expect(formatTime('2026-11-30T23:30:00Z', 'Asia/Tokyo')).toBe('2026-12-01 08:30:00')
+    expect(formatTime('2026-07-01T00:00:00Z', 'America/New_York')).toBe('2026-06-30 20:00:00')
+    expect(formatTime(null, 'UTC')).toBe('—')
+    expect(dayOf('2026-11-30T23:30:00Z', 'Asia/Tokyo')).toBe('2026-12-01')
+  })
+  it('shows durations at a readable grain', () => {
+    expect(formatDuration(2.34)).toBe('2.3 s')
+    expect(formatDuration(125)).toBe('2 min 5 s')
+    expect(formatDuration(3 * 3600 + 60)).toBe('3 h 1 min')
+    expect(formatDuration(5 * 86400)).toBe('5.0 d')
+    expect(formatDuration(null)).toBe('—')
+  })
+})
+
+describe('forms', () => {
+  it('finds an error of a field or of its parts', () => {
+    const fields = { 'scope.projects.1': 'bad key', name: 'taken' }
+    expect(errorFor(fields, 'scope.projects')).toBe('bad key')
+    expect(errorFor(fields, 'scope')).toBe('bad key')
+    expect(errorFor(fields, 'name')).toBe('taken')
+    expect(errorFor(fields, 'baseUrl')).toBeUndefined()
+  })
+  it('splits lists on commas and spaces', () => {
+    expect(splitList(' ENG, OPS  QA,,')).toEqual(['ENG', 'OPS', 'QA'])
+  })
+})
