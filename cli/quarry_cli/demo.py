@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -12,13 +14,15 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.db.engine import redact, session_scope
-from quarry_core.db.models import FINAL_TABLES, EtlJob, EtlRun
+from quarry_core.db.models import FINAL_TABLES, EtlJob, EtlRun, User
+from quarry_core.db.tenancy import acting_as
 from quarry_core.settings import CoreSettings
 from quarry_core.store import apply_text, request_run
 
 NAMESPACE = "demo"
 JIRA_EMAIL, JIRA_TOKEN, GITHUB_TOKEN = "bot@quarry.dev", "demo-jira-token", "demo-github-token"
 JOBS = ("demo-jira-sync", "demo-github-sync")
+DEMO_ADMIN = "admin@demo.quarry.dev"
 
 MANIFESTS = """\
 apiVersion: v1
@@ -106,6 +110,23 @@ def manifests(jira_url: str, github_url: str) -> str:
     )
 
 
+def demo_admin(session: Session) -> str:
+    """The demo tenant's admin for the dashboard; its password is QUARRY_DEMO_PASSWORD or new each start."""
+    from quarry_backend.admin import MIN_PASSWORD, AdminError, create_user
+    from quarry_backend.security import hash_password
+
+    password = os.environ.get("QUARRY_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    if len(password) < MIN_PASSWORD:
+        raise AdminError(f"QUARRY_DEMO_PASSWORD must have at least {MIN_PASSWORD} characters")
+    acting_as(session, NAMESPACE)
+    user = session.scalar(select(User).where(User.tenant == NAMESPACE, User.email == DEMO_ADMIN))
+    if user is None:
+        create_user(session, NAMESPACE, DEMO_ADMIN, password, "admin")
+    else:
+        user.password_hash = hash_password(password)
+    return password
+
+
 def table_counts(session: Session, namespace: str) -> dict[str, int]:
     return {
         table: session.execute(
@@ -160,9 +181,12 @@ def run_demo(
     with session_scope(sessions) as session:
         for line in apply_text(session, settings, manifests(boxes.jira.base_url, boxes.github.base_url)):
             print(f"demo: {line}", file=out)
+        password = demo_admin(session)
         tokens = {}
         for job in JOBS:
             _, tokens[job] = request_run(session, NAMESPACE, job)
+    login = f"log in as {DEMO_ADMIN} with password {password}"
+    print(f"demo: the dashboard is at {api_url}/ ({login})", file=out)
     print("demo: running the first sync of both jobs (quarry get runs -n demo shows them)", file=out)
     outcome = _wait(sessions, tokens, out, stop, time.monotonic() + timeout)
     if outcome is None:
@@ -178,6 +202,7 @@ def run_demo(
         print(f"demo: {job}: {phase}", file=out)
     print(
         "\nwhere to look:\n"
+        f"  the dashboard:       {api_url}/  ({login})\n"
         f"  DATABASE_URL={redact(str(sessions.kw['bind'].url.render_as_string(hide_password=False)))}\n"
         f"  health and metrics:  {api_url}/healthz  {api_url}/metrics\n"
         "  quarry get jobs -n demo;  quarry get runs -n demo;  quarry get integrations -n demo\n"

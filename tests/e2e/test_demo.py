@@ -25,6 +25,7 @@ def test_quarry_up_demo_on_embedded_defaults(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AMQP_URL", "QDRANT_URL")}
     env["QUARRY_DATA_DIR"] = str(data)
+    env["QUARRY_DEMO_PASSWORD"] = "demo password for the test"
     proc = subprocess.Popen(
         [sys.executable, "-m", "quarry_cli.main", "up", "--demo", "--exit-after-demo", "--port", str(port)],
         env=env,
@@ -41,6 +42,22 @@ def test_quarry_up_demo_on_embedded_defaults(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         assert health is not None and health.status_code == 200  # served from the start
+        token = None
+        while token is None and time.monotonic() < deadline + 60 and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok":  # migrated
+                    login = httpx.post(
+                        f"http://127.0.0.1:{port}/api/v1/auth/login",
+                        data={"username": "admin@demo.quarry.dev", "password": env["QUARRY_DEMO_PASSWORD"]},
+                    )
+                    token = login.json()["access_token"] if login.status_code == 200 else None
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        assert token is not None, "the demo admin cannot log in"
+        jobs = httpx.get(f"http://127.0.0.1:{port}/api/v1/jobs", headers={"Authorization": f"Bearer {token}"})
+        assert {j["name"] for j in jobs.json()} == {"demo-jira-sync", "demo-github-sync"}
+        assert "<html" in httpx.get(f"http://127.0.0.1:{port}/jobs/demo-jira-sync").text  # the dashboard
         out, _ = proc.communicate(timeout=240)
         assert proc.returncode == 0, out
         assert "demo: demo-jira-sync: Succeeded" in out
@@ -50,6 +67,7 @@ def test_quarry_up_demo_on_embedded_defaults(tmp_path: Path) -> None:
         assert rows["work_items"] > 0 and rows["pull_requests"] > 0 and rows["work_item_transitions"] > 0
         assert "all embedded" in out  # vectors caught up in their own stage
         assert "Traceback" not in out
+        assert f"the dashboard is at http://127.0.0.1:{port}/ (log in as admin@demo.quarry.dev" in out
     finally:
         if proc.poll() is None:
             proc.kill()
