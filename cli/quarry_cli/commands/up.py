@@ -17,12 +17,15 @@ def register(subparsers: Any) -> None:
         "up",
         help="run the controller, workers and HTTP endpoints on this machine",
         description="Start the local controller (one extract process per run, transform/load workers "
-        "scaled from queue depth) and serve /healthz and /metrics on --port at once. Uses an embedded "
-        "PostgreSQL and the PostgreSQL queue unless DATABASE_URL / AMQP_URL are set; data lives in "
+        "scaled from queue depth) and serve the HTTP API, /healthz and /metrics on --port at once. "
+        "Uses an embedded PostgreSQL and the PostgreSQL queue unless DATABASE_URL / AMQP_URL are set; "
+        "data lives in "
         "QUARRY_DATA_DIR (default ~/.quarry). Ctrl-C or SIGTERM stops every process cleanly; "
         "interrupted runs resume at the next start.",
     )
-    up.add_argument("--port", type=int, default=None, help="port of /healthz and /metrics (default 8000)")
+    up.add_argument(
+        "--port", type=int, default=None, help="port of the HTTP API, /healthz and /metrics (default 8000)"
+    )
     up.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     up.add_argument(
         "--demo",
@@ -45,22 +48,11 @@ class Health:
 
 
 def build_app(health: Health) -> Any:
-    """The FastAPI app of `quarry up`; the API backend mounts its routes on it when it exists."""
-    from fastapi import FastAPI, Response
-    from fastapi.responses import JSONResponse
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    """The HTTP API (/api/v1) with /healthz reporting `quarry up`'s own state, /readyz and /metrics."""
+    from quarry_backend.app import create_app
+    from quarry_backend.settings import ApiSettings
 
-    app = FastAPI(title="Quarry", docs_url=None, redoc_url=None)
-
-    @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        return JSONResponse(dict(health.state), status_code=503 if health.failed else 200)
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return app
+    return create_app(ApiSettings(), health=lambda: (dict(health.state), health.failed))
 
 
 def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
@@ -104,7 +96,7 @@ def run_up(args: argparse.Namespace) -> int:
     if not server.started:
         print(f"quarry: error: cannot serve on {settings.host}:{settings.port}", file=sys.stderr)
         return 2
-    print(f"quarry up: health and metrics on {url}/healthz and {url}/metrics", flush=True)
+    print(f"quarry up: API on {url}/api/v1 (docs {url}/api/v1/docs), health on {url}/healthz", flush=True)
 
     engine = get_engine(settings)
     upgrade(engine)
