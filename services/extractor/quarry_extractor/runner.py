@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import runs
+from quarry_core.budget import PgBudget, requests_per_hour
 from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import get_engine, session_factory, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
@@ -26,7 +27,6 @@ from quarry_core.errors import FatalError, RetriableError
 from quarry_core.queue.factory import open_queue
 from quarry_core.secrets import resolve_credentials
 from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase
-from quarry_extractor.budget import PgBudget
 from quarry_extractor.fetcher import Fetcher
 from quarry_extractor.github import GithubConnector, GithubOptions, repo_names
 from quarry_extractor.http import HttpClient, Interrupted, RetryPolicy
@@ -203,9 +203,7 @@ class Extraction:
         base_url = spec.get("baseUrl") or ("https://api.github.com" if kind == "github" else None)
         if not base_url:
             raise FatalError("the Integration has no baseUrl")
-        limit = int(
-            (spec.get("budget") or {}).get("requestsPerHour") or self.settings.default_requests_per_hour
-        )
+        limit = requests_per_hour(spec, self.settings.default_requests_per_hour)
         self.budget = PgBudget(
             self.engine, tenant, integration_id, limit, self.settings.budget_window_seconds
         )
