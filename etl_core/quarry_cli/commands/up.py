@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("quarry.up")
@@ -39,6 +41,10 @@ class Health:
     def __init__(self) -> None:
         self.state: dict[str, Any] = {"status": "starting", "database": "starting", "controller": "starting"}
         self.failed = False
+        self.probes: dict[str, Callable[[], Any]] = {}  # values read at each request
+
+    def report(self) -> dict[str, Any]:
+        return {**self.state, **{name: probe() for name, probe in self.probes.items()}}
 
     def set(self, **values: Any) -> None:
         self.state.update(values)
@@ -54,7 +60,7 @@ def build_app(health: Health) -> Any:
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        return JSONResponse(dict(health.state), status_code=503 if health.failed else 200)
+        return JSONResponse(health.report(), status_code=503 if health.failed else 200)
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -82,6 +88,7 @@ def run_up(args: argparse.Namespace) -> int:
     from quarry_core.db.engine import get_engine, redact, session_factory
     from quarry_core.db.migrate import upgrade
     from quarry_core.logs import configure_logging
+    from quarry_workers.health import active_embedder
 
     settings = LocalSettings()
     updates = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
@@ -97,6 +104,8 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     health = Health()
+    embedder_kind = os.environ.get("QUARRY_EMBEDDER", "auto")
+    health.probes["embedder"] = lambda: active_embedder(settings.data_dir, embedder_kind)
     server, http_thread = serve(build_app(health), settings.host, settings.port)
     url = f"http://{settings.host}:{settings.port}"
     deadline = time.monotonic() + 10
