@@ -191,10 +191,13 @@ def test_poison_page_goes_to_dead_letters_and_fails_the_run(
     poison = platform.add_page(
         run_id, "issues", {"issues": [{"id": "1", "key": "X-1", "fields": {"issuetype": 7}}]}
     )
-    platform.finish_extract(run_id)
+    platform.finish_extract(run_id, {jira_source.scope: {"issues": {"updated_ms": 1617000000000}}})
     platform.drain()
     run = platform.run(run_id)
     assert run.phase == "Failed" and f"raw page {poison}" in (run.error or "")
+    with platform.factory() as s:  # a failed run commits no cursor: the next run fetches it all again
+        committed = select(func.count()).select_from(SyncCursor)
+        assert s.scalar(committed.where(SyncCursor.integration_id == platform.integration_id)) == 0
     dead = platform.queue.dead_letters(Stage.TRANSFORM)
     assert len(dead) == 1 and "cannot transform" in dead[0].error
     with platform.factory() as s:
