@@ -4,44 +4,13 @@ an arbitrary non-root uid, a read-only root filesystem, no capabilities."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, inspect
 
-from tests.support.services import in_ci, temporary_database
+from tests.image.conftest import TAG, podman
+from tests.support.services import temporary_database
 
-ROOT = Path(__file__).resolve().parents[2]
-TAG = "localhost/quarry:test"
 RUN_AS = ["--user", "12345:0", "--read-only", "--cap-drop=ALL", "--security-opt=no-new-privileges"]
-
-
-def podman_env() -> dict[str, str]:
-    out = subprocess.run(
-        ["bash", "-c", "source scripts/podman-env && env -0"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    return dict(line.split("=", 1) for line in out.decode().split("\0") if "=" in line)
-
-
-@pytest.fixture(scope="module")
-def image() -> Iterator[dict[str, str]]:
-    if shutil.which("podman") is None:
-        if in_ci():
-            pytest.fail("podman is not installed; scripts/system-deps installs it", pytrace=False)
-        pytest.skip("podman is not installed (bash scripts/system-deps)")
-    built = subprocess.run(
-        ["bash", "scripts/build-image", TAG], cwd=ROOT, capture_output=True, text=True, timeout=1500
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    print(built.stdout.splitlines()[-1])  # the image size, in the test log
-    yield podman_env()
-
-
-def podman(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_help_runs_as_an_arbitrary_uid_on_a_read_only_root(image: dict[str, str]) -> None:
