@@ -182,6 +182,24 @@ def test_apply_and_run_wait_then_incremental(backend: str, db_url: str, db: Engi
             RabbitQueue(amqp, prefix=env["QUARRY_QUEUE_PREFIX"]).delete_topology()
 
 
+def test_run_wait_exits_non_zero_when_the_run_fails(db_url: str, db: Engine, tmp_path: Path) -> None:
+    env = environment(db_url, tmp_path)
+    server = jira_server(40)
+    ns = f"e2e-{uuid.uuid4().hex[:6]}"
+    try:
+        doc = MANIFEST.format(ns=ns, url=server.base_url, email=EMAIL, token=TOKEN)
+        applied = quarry(env, "apply", "-f", "-", stdin=doc.replace("[ENG, OPS]", "[ENG, NOPE]"))
+        assert applied.returncode == 0, applied.stderr
+        result = quarry(env, "run", "jira-sync", "-n", ns, "--wait", "-o", "json", "--timeout", "90")
+        assert result.returncode == 1, result.stderr[-3000:]
+        run = json.loads(result.stdout)
+        assert run["phase"] == "Failed" and "NOPE" in run["error"], run
+        # the failed run commits no cursor: the next run starts from the same place
+        assert scalar(db, "select count(*) from sync_cursors where tenant = :t", t=ns) == 0
+    finally:
+        server.stop()
+
+
 def children_of(pid: int) -> set[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}

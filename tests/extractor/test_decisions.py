@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from quarry_core.budget import plan_grant
 from quarry_core.sources import SOURCES
-from quarry_extractor.budget import plan_grant
 from quarry_extractor.http import Action, ApiRequest, ApiResponse, backoff_delay, classify, parse_retry_after
 from quarry_extractor.jira import issues_jql, jira_ms, since_ms
 from quarry_extractor.raw_store import jsonb_safe

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("quarry.up")
@@ -42,6 +44,10 @@ class Health:
     def __init__(self) -> None:
         self.state: dict[str, Any] = {"status": "starting", "database": "starting", "controller": "starting"}
         self.failed = False
+        self.probes: dict[str, Callable[[], Any]] = {}  # values read at each request
+
+    def report(self) -> dict[str, Any]:
+        return {**self.state, **{name: probe() for name, probe in self.probes.items()}}
 
     def set(self, **values: Any) -> None:
         self.state.update(values)
@@ -52,7 +58,7 @@ def build_app(health: Health) -> Any:
     from quarry_backend.app import create_app
     from quarry_backend.settings import ApiSettings
 
-    return create_app(ApiSettings(), health=lambda: (dict(health.state), health.failed))
+    return create_app(ApiSettings(), health=lambda: (health.report(), health.failed))
 
 
 def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
@@ -73,6 +79,7 @@ def run_up(args: argparse.Namespace) -> int:
     from quarry_core.logs import configure_logging
     from quarry_local.controller import ControllerThread
     from quarry_local.settings import LocalSettings
+    from quarry_workers.health import active_embedder
 
     settings = LocalSettings()
     updates = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
@@ -88,6 +95,8 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     health = Health()
+    embedder_kind = os.environ.get("QUARRY_EMBEDDER", "auto")
+    health.probes["embedder"] = lambda: active_embedder(settings.data_dir, embedder_kind)
     server, http_thread = serve(build_app(health), settings.host, settings.port)
     url = f"http://{settings.host}:{settings.port}"
     deadline = time.monotonic() + 10

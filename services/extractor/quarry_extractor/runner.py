@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import runs
+from quarry_core.budget import PgBudget, requests_per_hour
 from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import get_engine, session_factory, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
@@ -31,7 +32,6 @@ from quarry_core.secrets import resolve_credentials
 from quarry_core.sources import get_source
 from quarry_core.sources.auth import auth_headers
 from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase
-from quarry_extractor.budget import PgBudget
 from quarry_extractor.connectors import ConnectorRequest, build_connector
 from quarry_extractor.fetcher import Fetcher
 from quarry_extractor.http import HttpClient, Interrupted, RetryPolicy
@@ -170,9 +170,7 @@ class Extraction:
         base_url = spec.get("baseUrl") or source.default_base_url
         if not base_url:
             raise FatalError("the Integration has no baseUrl")
-        limit = int(
-            (spec.get("budget") or {}).get("requestsPerHour") or self.settings.default_requests_per_hour
-        )
+        limit = requests_per_hour(spec, self.settings.default_requests_per_hour)
         self.budget = PgBudget(
             self.engine, tenant, integration_id, limit, self.settings.budget_window_seconds
         )
