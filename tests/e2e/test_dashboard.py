@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 def missing(what: str) -> None:
-    message = f"the dashboard test needs {what} (scripts/browser-deps, scripts/frontend build)"
+    message = f"the dashboard test needs {what} (scripts/system-deps, scripts/frontend build)"
     if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
