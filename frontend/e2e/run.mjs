@@ -267,7 +267,7 @@ try {
   log('keyboard: the skip link and the navigation work without a mouse (after a reload: preferences stay)')
   await page.reload()
   await heading('Home').waitFor()
-  check((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'dark theme kept')
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark', null, { timeout: 5000 })
   await page.keyboard.press('Tab')
   check(
     (await page.evaluate(() => document.activeElement?.textContent)) === 'Skip to content',

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
 import { api, loadSession, logout, onSessionChange, type Session } from './api/client'
-import { applyTheme, DEFAULT_PREFS, PrefsContext, type Prefs } from './lib/prefs'
+import { applyTheme, cachedPrefs, cachePrefs, PrefsContext, type Prefs } from './lib/prefs'
 import { DataPage } from './pages/Data'
 import { HomePage } from './pages/Home'
 import { InsightsPage } from './pages/Insights'
@@ -31,7 +31,11 @@ function AfterLogin() {
 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession)
-  const [prefs, setPrefs] = useState<Prefs>(DEFAULT_PREFS)
+  const [prefs, setPrefsState] = useState<Prefs>(cachedPrefs)
+  const setPrefs = (p: Prefs) => {
+    cachePrefs(p)
+    setPrefsState(p)
+  }
   const [me, setMe] = useState<{ email: string | null; tenant: string } | null>(null)
   const location = useLocation()
   const navigate = useNavigate()

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { loadSession } from '../api/client'
+import { loadSession, onSessionChange } from '../api/client'
 
 export interface Query<T> {
   data?: T
@@ -56,6 +56,7 @@ type Listener = (event: LiveEvent) => void
 const listeners = new Set<Listener>()
 let socket: WebSocket | null = null
 let retryTimer: ReturnType<typeof setTimeout> | undefined
+let idleTimer: ReturnType<typeof setTimeout> | undefined
 const statusListeners = new Set<(connected: boolean) => void>()
 
 function connect(): void {
@@ -77,10 +78,33 @@ function connect(): void {
     listeners.forEach((fn) => fn(event))
   }
   ws.onclose = () => {
+    if (socket !== ws) return
     socket = null
     statusListeners.forEach((fn) => fn(false))
     if (listeners.size > 0) retryTimer = setTimeout(connect, 2000)
   }
+}
+
+// A socket stays with the session it was opened for.
+onSessionChange((session) => {
+  if (session || !socket) return
+  const ws = socket
+  socket = null
+  ws.close()
+})
+
+/** Closes the socket once no page has listened for a while: moving between pages keeps it open. */
+function release(): void {
+  clearTimeout(idleTimer)
+  idleTimer = setTimeout(() => {
+    if (listeners.size > 0 || !socket) return
+    const ws = socket
+    socket = null
+    clearTimeout(retryTimer)
+    // Closing a socket that is still connecting is an error in the console; close it once open.
+    if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close()
+    else ws.close()
+  }, 5000)
 }
 
 /** Calls `onEvent` for every run and counter event of the tenant, over one shared WebSocket. */
@@ -90,6 +114,7 @@ export function useLive(onEvent: Listener): boolean {
   const [connected, setConnected] = useState(false)
   useEffect(() => {
     const listener: Listener = (e) => handler.current(e)
+    clearTimeout(idleTimer)
     listeners.add(listener)
     statusListeners.add(setConnected)
     if (socket?.readyState === WebSocket.OPEN) setConnected(true)
@@ -97,11 +122,7 @@ export function useLive(onEvent: Listener): boolean {
     return () => {
       listeners.delete(listener)
       statusListeners.delete(setConnected)
-      if (listeners.size === 0) {
-        clearTimeout(retryTimer)
-        socket?.close()
-        socket = null
-      }
+      if (listeners.size === 0) release()
     }
   }, [])
   return connected

@@ -26,3 +26,18 @@ export function applyTheme(theme: Prefs['theme']): void {
   const dark = theme === 'dark' || (theme === 'system' && matchMedia?.('(prefers-color-scheme: dark)').matches)
   document.documentElement.dataset.theme = dark ? 'dark' : 'light'
 }
+
+const KEY = 'quarry.prefs'
+
+/** The last preferences seen, so a reload shows the chosen theme before the API answers. */
+export function cachedPrefs(): Prefs {
+  try {
+    return { ...DEFAULT_PREFS, ...JSON.parse(localStorage.getItem(KEY) ?? '{}') }
+  } catch {
+    return DEFAULT_PREFS
+  }
+}
+
+export function cachePrefs(prefs: Prefs): void {
+  localStorage.setItem(KEY, JSON.stringify(prefs))
+}
