@@ -85,6 +85,18 @@ async function shoot(name) {
   await page.setViewportSize(VIEWPORTS.desktop)
 }
 
+/** Waits, without touching the page, until the run panel shows a run other than `old` Succeeded. */
+async function nextRunSucceeds(old) {
+  await page.waitForFunction(
+    (previous) =>
+      [...document.querySelectorAll('h2')].some(
+        (h) => /run #\d+/.test(h.textContent) && h.textContent !== previous && h.textContent.includes('Succeeded'),
+      ),
+    old,
+    { timeout: 180_000, polling: 250 },
+  )
+}
+
 async function go(path, title) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: title, exact: true }).click()
   await page.waitForURL((u) => u.pathname === path)
@@ -143,6 +155,22 @@ try {
   check(row.includes('set') && !row.includes(env.JIRA_TOKEN), 'credentials are shown only as set / not set')
   await shoot('integrations')
 
+  log('edit the integration: the stored token stays when none is typed')
+  await page.getByRole('button', { name: 'Edit e2e-jira' }).click()
+  const edit = page.getByRole('form', { name: 'Edit e2e-jira' })
+  await edit.getByText('Currently set; leave empty to keep it.').waitFor()
+  await edit.getByLabel('Requests per hour').fill('many')
+  await edit.getByRole('button', { name: 'Save' }).click()
+  await edit.getByText('A whole number of at least 1.').waitFor()
+  await edit.getByLabel('Requests per hour').fill('2000')
+  await edit.getByRole('button', { name: 'Save' }).click()
+  await edit.waitFor({ state: 'detached' })
+  await page.getByRole('button', { name: 'Test connection of e2e-jira' }).click()
+  await page
+    .getByRole('row', { name: /e2e-jira/ })
+    .getByText(/^Connected: /)
+    .waitFor()
+
   log('create a job with a schedule: the next run times show as it is typed')
   await go('/jobs', 'Jobs')
   await page.getByRole('button', { name: 'New job' }).click()
@@ -169,14 +197,19 @@ try {
   log('start another run from the page and watch it too')
   const before = await page.getByRole('heading', { level: 2, name: /run #\d+/ }).innerText()
   await page.getByRole('button', { name: 'Start run' }).click()
-  await page.waitForFunction(
-    (old) =>
-      [...document.querySelectorAll('h2')].some(
-        (h) => /run #\d+/.test(h.textContent) && h.textContent !== old && h.textContent.includes('Succeeded'),
-      ),
-    before,
-    { timeout: 180_000, polling: 250 },
-  )
+  await nextRunSucceeds(before)
+
+  log('re-transform from the stored raw pages, then pause and resume')
+  const last = await page.getByRole('heading', { level: 2, name: /run #\d+/ }).innerText()
+  await page.getByRole('button', { name: 'Re-transform' }).click()
+  await nextRunSucceeds(last)
+  await page.getByText(/^retransform · /).waitFor()
+  await page.getByRole('button', { name: 'Pause' }).click()
+  await heading(/e2e-sync/)
+    .getByText('Suspended')
+    .waitFor()
+  await page.getByRole('button', { name: 'Resume' }).click()
+  await page.getByRole('button', { name: 'Pause' }).waitFor()
   check(await page.evaluate(() => window.__sameDocument === true), 'the page was reloaded')
   await page
     .getByRole('table', { name: /Runs of e2e-sync/ })
