@@ -25,6 +25,16 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def runtime_engine(database_url: str) -> Iterator[Engine]:
+    """Connections as Quarry's processes make them: the RLS-bound runtime role (tests seed as owner)."""
+    from quarry_core.db.tenancy import bind_runtime_role
+
+    eng = bind_runtime_role(create_engine(database_url, pool_size=5, max_overflow=10))
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture
 def tenant(engine: Engine) -> str:
     """A fresh tenant row; tests isolate their data by tenant instead of truncating tables."""

@@ -30,8 +30,9 @@ from sqlalchemy import Engine
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
-from quarry_core.db.engine import session_factory, session_scope
+from quarry_core.db.engine import session_scope
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret
+from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import FatalError
 from quarry_core.integration_check import CheckResult, check_integration, status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
@@ -186,7 +187,7 @@ class Controller:
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.sessions = session_factory(engine)
+        self.sessions = platform_sessions(engine)
         self.supervisor = supervisor
         self.commands = commands or Commands()
         self.checker = checker

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import store
-from quarry_core.db.engine import get_engine, session_factory, session_scope
+from quarry_core.db.engine import get_engine, session_scope
 from quarry_core.db.models import EtlJob, EtlRun
+from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import ConfigError
 from quarry_core.integration_check import status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
@@ -89,7 +90,7 @@ class Runtime:
         if not settings.database_url:
             raise ConfigError("DATABASE_URL must be set for the operator (runs live in PostgreSQL)")
         engine = get_engine(settings, pool_size=10)
-        return cls(settings, Kube(new_api_client()), session_factory(engine))
+        return cls(settings, Kube(new_api_client()), platform_sessions(engine))
 
     def close(self) -> None:
         if self._queue is not None:

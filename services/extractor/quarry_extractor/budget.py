@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, text
 
+from quarry_core.db.tenancy import acting_as
+
 
 def plan_grant(
     grants: Sequence[tuple[float, int]], limit: int, window: float, now: float, want: int
@@ -69,6 +71,7 @@ class PgBudget:
 
     def _take(self, want: int) -> tuple[int, float, int | None]:
         with self.engine.begin() as conn:
+            acting_as(conn, self.tenant)
             conn.execute(
                 text("select pg_advisory_xact_lock(7263013, CAST(:i AS integer))"),
                 {"i": self.integration_id % 2**31},
@@ -108,6 +111,7 @@ class PgBudget:
             if self._grant_id is None or self._available <= 0:
                 return
             with self.engine.begin() as conn:
+                acting_as(conn, self.tenant)
                 conn.execute(
                     text("update request_budget_grants set requests = requests - :n where id = :id"),
                     {"n": self._available, "id": self._grant_id},

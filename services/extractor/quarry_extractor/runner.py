@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import runs
 from quarry_core.completion import complete_if_done
-from quarry_core.db.engine import get_engine, session_factory, session_scope
+from quarry_core.db.engine import get_engine, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
+from quarry_core.db.tenancy import run_tenant, tenant_sessions
 from quarry_core.errors import FatalError, RetriableError
 from quarry_core.queue.factory import open_queue
 from quarry_core.secrets import resolve_credentials
@@ -131,7 +132,10 @@ class Extraction:
         self.run_id = run_id
         self.stop = stop or threading.Event()
         self.engine = engine or get_engine(settings)
-        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        # An extract process acts for its run's tenant only; asking whose run it is is the one
+        # platform-wide read it makes.
+        self.tenant = run_tenant(self.engine, run_id)
+        self.sessions: sessionmaker[Session] = tenant_sessions(self.engine, self.tenant)
         self.http: HttpClient | None = None
         self.budget: PgBudget | None = None
         self.pages_stored = 0

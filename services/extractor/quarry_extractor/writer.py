@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from quarry_core.db.tenancy import acting_as
 from quarry_core.messages import TransformMessage
 from quarry_core.queue.base import QueueBackend
 from quarry_core.states import Stage
@@ -163,6 +164,7 @@ class PageWriter:
     def _write(self, batch: list[Entry]) -> list[tuple[int, str]]:
         pages = [e.page for e in batch if e.page is not None]
         with Session(self.engine) as s, s.begin():
+            acting_as(s, self.tenant)
             if self._lz4:
                 s.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
             stored = store_pages(s, pages)
