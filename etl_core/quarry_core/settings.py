@@ -49,6 +49,12 @@ class CoreSettings(BaseSettings):
     queue_visibility_timeout_seconds: float = Field(
         default=300.0, gt=0, validation_alias="QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS"
     )
+    run_stall_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias="QUARRY_RUN_STALL_SECONDS",
+        description="A run whose pages have not moved for this long after extraction ends fails.",
+    )
     rabbitmq_management_url: str | None = Field(
         default=None,
         validation_alias="RABBITMQ_MANAGEMENT_URL",

@@ -69,6 +69,7 @@ from quarry_core.run_actions import (
 )
 from quarry_core.scaling import QueueObservation, ScalerState, decide_replicas, worker_status
 from quarry_core.secrets import resolve_credentials
+from quarry_core.stalls import fail_stalled_runs
 from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, RunPhase, RunTrigger, Stage
 from quarry_core.store import NOTIFY_CHANNEL
 from quarry_local.processes import QUARRY, Child, Supervisor, describe_exit
@@ -201,6 +202,7 @@ class Controller:
         self._completer = _load_completer()
         self._secrets_seen: dict[int, datetime | None] = {}
         self._embed_restart_after = 0.0
+        self._next_stall_sweep = 0.0
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -321,6 +323,7 @@ class Controller:
         delays += self._reconcile_jobs(now)
         self._ensure_run_processes()
         self._complete_runs()
+        self._fail_stalled_runs(now)
         TICK_SECONDS.observe(time.monotonic() - started)
         return max(min(delays), 0.05)
 
@@ -438,6 +441,17 @@ class Controller:
                     self._completer(session, run_id)
             except Exception:
                 log.exception("completing run %d failed", run_id)
+
+    def _fail_stalled_runs(self, now: datetime) -> None:
+        if time.monotonic() < self._next_stall_sweep:
+            return
+        stall_after = self.settings.run_stall_seconds
+        self._next_stall_sweep = time.monotonic() + min(30.0, stall_after / 4)
+        try:
+            with session_scope(self.sessions) as session:
+                fail_stalled_runs(session, now, timedelta(seconds=stall_after))
+        except Exception:
+            log.exception("the stalled-run sweep failed")
 
     # -- integrations ----------------------------------------------------------------------------
 

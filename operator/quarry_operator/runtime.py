@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -57,6 +58,7 @@ from quarry_core.run_actions import (
     retry_run,
 )
 from quarry_core.runs import utcnow
+from quarry_core.stalls import fail_stalled_runs
 from quarry_core.states import ACTIVE_RUN_PHASES, JobPhase, RunPhase, Stage
 from quarry_operator import manifests, metrics
 from quarry_operator.k8s import ETLJOBS, INTEGRATIONS, Kube, new_api_client
@@ -363,6 +365,11 @@ class Runtime:
             except ValidationError:
                 continue  # the job's own reconcile reports its invalid spec
         return pools
+
+    def fail_stalled_runs(self) -> dict[int, str]:
+        """Fail runs whose pages stopped moving; their EtlJobs' loops then report it."""
+        with session_scope(self.sessions) as session:
+            return fail_stalled_runs(session, utcnow(), timedelta(seconds=self.settings.run_stall_seconds))
 
     def read_depth(self, stage: str) -> int:
         try:

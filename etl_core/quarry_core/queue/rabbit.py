@@ -36,6 +36,10 @@ from quarry_core.queue.base import (
 from quarry_core.states import Stage
 
 ATTEMPT_HEADER = "x-quarry-attempt"
+# Quorum queues dead-letter at most once by default: a message expiring from the retry queue, or
+# over the delivery limit, is dropped if the hop fails. At-least-once keeps it until the target
+# confirms (RabbitMQ requires reject-publish overflow for that).
+_SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 ERROR_HEADER = "x-quarry-error"
 
 
@@ -121,6 +125,7 @@ class RabbitQueue(QueueBackend):
                     "x-delivery-limit": max(self.max_attempts - 1, 0),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": dlq,
+                    **_SAFE_DEAD_LETTERING,
                 },
             )
             self._declare(
@@ -130,6 +135,7 @@ class RabbitQueue(QueueBackend):
                     "x-message-ttl": int(self.retry_delay * 1000),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": main,
+                    **_SAFE_DEAD_LETTERING,
                 },
             )
 
