@@ -7,6 +7,7 @@ twice answers 409 and never starts a second pod for one attempt.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,24 @@ def job_selector(etljob: str, run_id: str | int | None = None) -> str:
     """Label selector of the extract Jobs of an EtlJob (or of one of its runs)."""
     selector = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_ETLJOB}={label_value(etljob)}"
     return selector if run_id is None else f"{selector},{LABEL_RUN}={run_id}"
+
+
+def foreign_extract_job(
+    namespace: str, meta: Mapping[str, Any], *, run_tenant: str, owner: Owner, run_id: int, attempt: int
+) -> str | None:
+    """Why this Job may not speak for the run it names (None: it is that run's own extract Job).
+
+    Labels are anyone's to write: a Job in another namespace, or one not created by the operator
+    for this EtlJob, must not fail (or otherwise move) a run by naming it in its labels.
+    """
+    if namespace != run_tenant:
+        return f"the Job is in namespace {namespace!r}, run {run_id} belongs to {run_tenant!r}"
+    if meta.get("name") != extract_job_name(owner.name, run_id, attempt):
+        return f"the Job is not named as the extract Job of run {run_id} attempt {attempt}"
+    controllers = [r for r in meta.get("ownerReferences") or [] if r.get("controller")]
+    if [(r.get("kind"), r.get("uid")) for r in controllers] != [(owner.kind, owner.uid)]:
+        return f"the Job is not controlled by EtlJob {owner.name!r} (uid {owner.uid})"
+    return None
 
 
 def _resources(spec: ResourceRequirements | None) -> dict[str, Any]:

@@ -287,8 +287,18 @@ class Runtime:
             return etljob if "Complete" in conditions else None
         with session_scope(self.sessions) as session:
             run = session.get(EtlRun, run_id, with_for_update=True)
+            owner = session.get(EtlJob, run.job_id) if run is not None else None
+            if run is None or owner is None:
+                return None
+            foreign = manifests.foreign_extract_job(
+                namespace, meta, run_tenant=run.tenant, owner=manifests.Owner(owner.name, owner.uid),
+                run_id=run_id, attempt=attempt,
+            )
+            if foreign is not None:
+                logger.warning("Job %s/%s ignored: %s", namespace, meta.get("name"), foreign)
+                return None
             # Only the current attempt counts, and only once (a replayed event must not extend the backoff).
-            if run is None or run.attempt != attempt or run.attempt_error is not None:
+            if run.attempt != attempt or run.attempt_error is not None:
                 return etljob
             if RunPhase(run.phase) not in ACTIVE_RUN_PHASES:
                 return etljob

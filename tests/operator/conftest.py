@@ -91,11 +91,13 @@ def run_operator(
     """Start `kopf run --standalone -m quarry_operator.handlers --namespace NS`; on exit, check its log."""
 
     @contextlib.contextmanager
-    def start(**env: str) -> Iterator[KopfRunner]:
+    def start(*also_watch: str, **env: str) -> Iterator[KopfRunner]:
         with pytest.MonkeyPatch.context() as mp:
             for key, value in env.items():
                 mp.setenv(key, value)
             args = ["run", "--standalone", "-m", "quarry_operator.handlers", "--namespace", namespace]
+            for other in also_watch:
+                args += ["--namespace", other]
             with KopfRunner(args, timeout=30) as runner:
                 yield runner
         assert runner.exception is None, runner.output
