@@ -194,9 +194,9 @@ async def extract_job_event(
     if type == "DELETED" or namespace is None or not body.get("status"):
         return
     state = _state(memo)
-    etljob = await asyncio.to_thread(state.runtime.extract_job_changed, namespace, body)
-    if etljob:
-        state.jobs.wake((namespace, etljob))
+    key = await asyncio.to_thread(state.runtime.extract_job_changed, namespace, body)
+    if key:
+        state.jobs.wake(key)
 
 
 # --- Integrations ---------------------------------------------------------------------------

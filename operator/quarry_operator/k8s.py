@@ -117,15 +117,16 @@ class Kube:
 
     # --- extract Jobs ---------------------------------------------------------------------
 
-    def create_job(self, namespace: str, body: Mapping[str, Any]) -> bool:
-        """Create the Job; False when it already exists (409: the name is deterministic)."""
+    def create_job(self, namespace: str, body: Mapping[str, Any]) -> str | None:
+        """Create the Job and return its uid; None when it exists already (the name is deterministic)."""
         try:
-            self.batch.create_namespaced_job(namespace, dict(body))  # type: ignore[arg-type]
+            created = self.batch.create_namespaced_job(namespace, dict(body))  # type: ignore[arg-type]
         except ApiException as exc:
             if exc.status == 409:
-                return False
+                return None
             raise
-        return True
+        assert created.metadata is not None
+        return str(created.metadata.uid)
 
     def list_jobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         result = self.batch.list_namespaced_job(namespace, label_selector=selector)

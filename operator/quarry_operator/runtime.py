@@ -80,7 +80,6 @@ class Runtime:
     settings: OperatorSettings
     kube: Kube
     sessions: sessionmaker[Session]
-    _config_secrets: set[str] = field(default_factory=set)
     _published: dict[tuple[str, str, str], tuple[tuple[Any, ...], float]] = field(default_factory=dict)
     _queue: QueueBackend | None = None
     # EtlJobs this operator handles (kopf runs a loop for each); the database may hold other
@@ -199,24 +198,41 @@ class Runtime:
         attempt: int,
     ) -> None:
         owner = manifests.Owner(name=body["metadata"]["name"], uid=body["metadata"]["uid"])
+        platform = self.settings.workers_namespace
         job = manifests.extract_job(
-            owner=owner, namespace=namespace, run_id=run_id, attempt=attempt, spec=spec,
-            credentials_secret=secret, config=self.pod_config(),
+            owner=owner, tenant=namespace, namespace=platform, run_id=run_id, attempt=attempt, spec=spec,
+            config=self.pod_config(),
         )
+        name = job["metadata"]["name"]
         try:
-            self._ensure_config_secret(namespace)
-            created = self.kube.create_job(namespace, job)
+            credentials = self.kube.read_secret(namespace, secret)
+            created: str | None = None
+            if credentials is None:
+                error = f"the credentials Secret {namespace}/{secret} does not exist"
+            else:
+                error = None
+                created = self.kube.create_job(platform, job)
+                uid = created or self._job_uid(platform, namespace, owner.name, run_id, name)
+                self.kube.apply_secret(platform, manifests.run_credentials_secret(job, uid, credentials))
         except ApiException as exc:
             if exc.status not in (400, 403, 404, 422):
                 raise  # passing: kopf retries, and the next pass creates the Job
-            error = f"cannot create extract Job {job['metadata']['name']}: HTTP {exc.status} {exc.reason}"
+            error = f"cannot create extract Job {name}: HTTP {exc.status} {exc.reason}"
+        if error is not None:
             logger.error("%s/%s: %s", namespace, owner.name, error)
             with session_scope(self.sessions) as session:
                 report_attempt_failure(session, int(run_id), error)
             return
         if created:
             metrics.EXTRACT_JOBS.labels(namespace).inc()
-            logger.info("%s/%s: extract Job %s created", namespace, owner.name, job["metadata"]["name"])
+            logger.info("%s/%s: extract Job %s/%s created", namespace, owner.name, platform, name)
+
+    def _job_uid(self, platform: str, tenant: str, etljob: str, run_id: str, name: str) -> str:
+        """The uid of an extract Job that exists already (created by an earlier pass)."""
+        for job in self.kube.list_jobs(platform, manifests.job_selector(tenant, etljob, run_id)):
+            if job["metadata"]["name"] == name:
+                return str(job["metadata"]["uid"])
+        raise LookupError(f"extract Job {platform}/{name} vanished while it was being set up")
 
     def pod_config(self) -> manifests.ExtractPodConfig:
         s = self.settings
@@ -232,21 +248,10 @@ class Runtime:
             log_format=s.log_format if s.log_format == "text" else "json",
         )
 
-    def _ensure_config_secret(self, namespace: str) -> None:
-        # A secretKeyRef only reaches Secrets of the pod's own namespace.
-        if namespace in self._config_secrets:
-            return
-        assert self.settings.database_url is not None
-        body = manifests.config_secret(
-            namespace, self.settings.config_secret,
-            database_url=self.settings.database_url, amqp_url=self.settings.amqp_url,
-        )
-        self.kube.apply_secret(namespace, body)
-        self._config_secrets.add(namespace)
-
     def _stop_run(self, namespace: str, etljob: str, run_id: str) -> None:
-        for job in self.kube.list_jobs(namespace, manifests.job_selector(etljob, run_id)):
-            if self.kube.delete_job(namespace, job["metadata"]["name"]):
+        platform = self.settings.workers_namespace
+        for job in self.kube.list_jobs(platform, manifests.job_selector(namespace, etljob, run_id)):
+            if self.kube.delete_job(platform, job["metadata"]["name"]):
                 logger.info("%s/%s: extract Job %s deleted", namespace, etljob, job["metadata"]["name"])
 
     def delete_etljob(self, namespace: str, name: str) -> None:
@@ -256,8 +261,9 @@ class Runtime:
         under the same name starts afresh; queued messages of the cancelled runs are discarded by
         the workers when they find their run gone.
         """
-        for job in self.kube.list_jobs(namespace, manifests.job_selector(name)):
-            self.kube.delete_job(namespace, job["metadata"]["name"])
+        platform = self.settings.workers_namespace
+        for job in self.kube.list_jobs(platform, manifests.job_selector(namespace, name)):
+            self.kube.delete_job(platform, job["metadata"]["name"])
         with session_scope(self.sessions) as session:
             row = session.scalar(
                 select(EtlJob).where(EtlJob.tenant == namespace, EtlJob.name == name).with_for_update()
@@ -269,10 +275,10 @@ class Runtime:
                     cancel_run(session, CancelRun(run.id, "Deleted"))
             session.delete(row)
 
-    def extract_job_changed(self, namespace: str, job: Mapping[str, Any]) -> str | None:
+    def extract_job_changed(self, namespace: str, job: Mapping[str, Any]) -> tuple[str, str] | None:
         """A watched extract Job changed; on failure, report the attempt's error to the run.
 
-        Returns the owning EtlJob's name when it should be reconciled now.
+        Returns the owning EtlJob (tenant, name) when it should be reconciled now.
         """
         meta, status = job.get("metadata") or {}, job.get("status") or {}
         labels = meta.get("labels") or {}
@@ -283,31 +289,32 @@ class Runtime:
             return None
         conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
         failed = conditions.get("Failed")
-        if failed is None:
-            return etljob if "Complete" in conditions else None
         with session_scope(self.sessions) as session:
-            run = session.get(EtlRun, run_id, with_for_update=True)
+            run = session.get(EtlRun, run_id, with_for_update=failed is not None)
             owner = session.get(EtlJob, run.job_id) if run is not None else None
-            if run is None or owner is None:
+            if run is None or owner is None or etljob != owner.name:
                 return None
             foreign = manifests.foreign_extract_job(
-                namespace, meta, run_tenant=run.tenant, owner=manifests.Owner(owner.name, owner.uid),
-                run_id=run_id, attempt=attempt,
+                namespace, meta, platform_namespace=self.settings.workers_namespace, run_tenant=run.tenant,
+                owner=manifests.Owner(owner.name, owner.uid), run_id=run_id, attempt=attempt,
             )
             if foreign is not None:
                 logger.warning("Job %s/%s ignored: %s", namespace, meta.get("name"), foreign)
                 return None
+            key = (run.tenant, owner.name)
+            if failed is None:
+                return key if "Complete" in conditions else None
             # Only the current attempt counts, and only once (a replayed event must not extend the backoff).
             if run.attempt != attempt or run.attempt_error is not None:
-                return etljob
+                return key
             if RunPhase(run.phase) not in ACTIVE_RUN_PHASES:
-                return etljob
+                return key
             error = self._pod_error(namespace, meta["name"]) or (
                 f"{failed.get('reason', 'Failed')}: {failed.get('message', 'the extract pod failed')}"
             )
             report_attempt_failure(session, run_id, error)
-        logger.info("%s/%s: run %s attempt %s failed: %s", namespace, etljob, run_id, attempt, error)
-        return etljob
+        logger.info("%s/%s: run %s attempt %s failed: %s", key[0], key[1], run_id, attempt, error)
+        return key
 
     def _pod_error(self, namespace: str, job_name: str) -> str | None:
         """The extract container's termination message (its last log lines on error)."""

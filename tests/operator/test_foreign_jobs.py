@@ -25,7 +25,7 @@ def _run(engine: Engine, namespace: str) -> EtlRun:
 
 
 def _forge(kube: KubeHandle, real: dict[str, Any], namespace: str, name: str) -> None:
-    """A Job carrying the real one's labels and owner reference (anyone may write those)."""
+    """A Job carrying the real one's labels and annotations (anyone may write those)."""
     meta = real["metadata"]
     kube.create(
         "jobs",
@@ -36,7 +36,6 @@ def _forge(kube: KubeHandle, real: dict[str, Any], namespace: str, name: str) ->
                 "name": name,
                 "labels": copy.deepcopy(meta["labels"]),
                 "annotations": copy.deepcopy(meta.get("annotations") or {}),
-                "ownerReferences": copy.deepcopy(meta["ownerReferences"]),
             },
             "spec": copy.deepcopy(real["spec"]),
         },
