@@ -28,6 +28,7 @@ STAGE_LABEL = "quarry.dev/stage"
 MAX_NAME = 63  # Job names end up in the pods' job-name label, which is limited to 63
 EXTRACT_CONTAINER = "extract"
 CREDENTIALS_VOLUME = "credentials"
+EXTRACT_UID = 10001
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,16 @@ def extract_job(
         container["resources"] = resources
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        # Numeric ids so that runAsNonRoot can be verified; fsGroup makes the mounted credentials
+        # (mode 0440, root-owned otherwise) readable by that user.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": EXTRACT_UID,
+            "runAsGroup": EXTRACT_UID,
+            "fsGroup": EXTRACT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "automountServiceAccountToken": False,
         "containers": [container],
         "volumes": [
             {

@@ -213,7 +213,7 @@ class Runtime:
                 error = None
                 created = self.kube.create_job(platform, job)
                 uid = created or self._job_uid(platform, namespace, owner.name, run_id, name)
-                self.kube.apply_secret(platform, manifests.run_credentials_secret(job, uid, credentials))
+                self.kube.create_secret(platform, manifests.run_credentials_secret(job, uid, credentials))
         except ApiException as exc:
             if exc.status not in (400, 403, 404, 422):
                 raise  # passing: kopf retries, and the next pass creates the Job

@@ -14,8 +14,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from quarry_core.db.models import EtlRun
+from quarry_operator.k8s import TENANT_CALLS
 from quarry_sandbox.jira_server import JiraServer
 from tests.kube.harness import KubeHandle
+from tests.operator.conftest import operator_calls
 from tests.operator.support import apply, jira_manifests
 
 JOB = "acme-jira-sync"
@@ -57,3 +59,7 @@ def test_extract_jobs_run_in_the_platform_namespace_with_per_run_credentials(
         kube.delete("etljobs", tenant, JOB)
         kube.wait_for_absence("jobs", platform, name)
         kube.wait_for_absence("secrets", platform, f"{name}-credentials")
+    # What the operator did in the tenant's namespace is within what the chart grants there.
+    in_tenant = operator_calls(kube, tenant)
+    assert ("", "secrets", "get") in in_tenant
+    assert in_tenant <= TENANT_CALLS, in_tenant - TENANT_CALLS

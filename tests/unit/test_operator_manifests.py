@@ -56,6 +56,11 @@ def test_job_runs_in_the_platform_namespace_for_one_attempt_of_the_tenants_run()
 def test_pod_reads_credentials_from_the_mounted_secret_and_connections_by_reference() -> None:
     pod = build()["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
+    # Non-root, yet able to read the 0440 credential files (group-owned through fsGroup).
+    security = pod["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
+    assert security["fsGroup"] == security["runAsGroup"] == security["runAsUser"]
+    assert pod["automountServiceAccountToken"] is False
     [container] = pod["containers"]
     assert container["image"] == "quarry:1.2"
     assert container["command"] == ["quarry"] and container["args"] == ["extract", "--run-id", "42"]
