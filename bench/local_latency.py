@@ -7,12 +7,17 @@ Runs the real local controller on a fresh database (DATABASE_URL's server, or th
 127.0.0.1:5432) with stand-in run and worker processes, so the figures are the controller's:
 the NOTIFY wake-up, the reconcile pass, the scaler's poll and the spawn. "alive" adds the child's
 interpreter start (until its first statement runs).
+
+Baselines measured in the same run: a bare spawn of the same interpreter until its first statement
+runs (what no controller can beat), and the scaler's polling interval (the wait the design allows
+before a worker starts). Each figure is printed with its ratio to its baseline.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -80,6 +85,19 @@ def summary(name: str, values: list[float]) -> str:
         f"{name:<48} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   "
         f"max {ms[-1]:7.1f} ms   (n={len(ms)})"
     )
+
+
+def bare_spawn(bench_dir: Path, runs: int) -> list[float]:
+    """Popen of the same interpreter -> its first statement runs, without any controller."""
+    script = bench_dir / "bare.py"
+    script.write_text("import sys, time\nopen(sys.argv[1], 'w').write(repr(time.time()))\n")
+    samples = []
+    for i in range(runs):
+        marker = bench_dir / f"bare-{i}"
+        before = time.time()
+        subprocess.run([sys.executable, str(script), str(marker)], check=True)
+        samples.append(float(marker.read_text()) - before)
+    return samples
 
 
 def main() -> int:
@@ -172,10 +190,23 @@ def main() -> int:
         thread.join()
         controller.shutdown()
         engine.dispose()
-    print(summary("accepted -> extract process started", started))
-    print(summary("accepted -> extract process alive (interpreter up)", alive))
-    print(summary(f"depth > activation -> worker started (polling {args.polling}s)", activated))
+        baseline = bare_spawn(bench_dir, args.runs)
+    spawn = statistics.median(baseline)
+    print(summary("baseline: bare spawn -> interpreter up", baseline))
+    print(summary("accepted -> extract process started", started), ratio(started, spawn, "bare spawn"))
+    print(
+        summary("accepted -> extract process alive (interpreter up)", alive),
+        ratio(alive, spawn, "bare spawn"),
+    )
+    print(
+        summary(f"depth > activation -> worker started (polling {args.polling}s)", activated),
+        ratio(activated, args.polling, "polling interval"),
+    )
     return 0
+
+
+def ratio(values: list[float], baseline: float, name: str) -> str:
+    return f"  = {statistics.median(values) / baseline:5.2f} x {name}"
 
 
 if __name__ == "__main__":

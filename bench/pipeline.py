@@ -7,7 +7,9 @@ Creates its own database on QUARRY_TEST_PG_URL's server (dropped afterwards), st
 of 100 issues with embedded changelogs, then runs the transform stage and the load stage each in
 its own process (PostgreSQL queue; the load stage writes no vectors, `quarry worker embed` does)
 and reports records/s and peak RSS per process.
-Finally it COPYs exactly the rows the load stage upserted into empty copies of the tables.
+Finally it COPYs exactly the rows the load stage upserted into empty copies of the tables. It
+fails (exit 1) unless the run Succeeded and the tables hold exactly the generated issues and status
+transitions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -117,9 +120,10 @@ def stage(kind: str, url: str, prefix: str, out: Any, profile: str | None = None
             idle_timeout=0.5,
         )
     profiler = _profiler() if profile and kind == "load" else None
-    started = time.perf_counter()
+    started = finished = time.perf_counter()
+    # The stage's time ends with its last message, not with the idle wait that tells it is done.
     while consumer.run_once():
-        pass
+        finished = time.perf_counter()
     if profiler is not None:
         profiler.stop()
         if profile.endswith(".html"):
@@ -130,7 +134,7 @@ def stage(kind: str, url: str, prefix: str, out: Any, profile: str | None = None
     out.put(
         {
             "stage": kind,
-            "seconds": time.perf_counter() - started - 0.5,
+            "seconds": finished - started,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
     )
@@ -171,7 +175,12 @@ def copy_baseline(url: str, tenant: str) -> tuple[float, int]:
         engine.dispose()
 
 
-def main() -> None:
+def expected_rows(issues: int) -> tuple[int, int]:
+    """(work items, status transitions) that `issue(i)` for i < issues must load."""
+    return issues, sum(1 + i % 3 for i in range(issues))
+
+
+def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--issues", type=int, default=50_000)
     parser.add_argument(
@@ -264,10 +273,15 @@ def main() -> None:
         print(f"copy     : {copy_s:.2f}s for {copy_rows} rows ({copy_rows / copy_s:,.0f} rows/s)")
         print(f"load / COPY: {load_s / copy_s:.1f}x  (work items {wi}, transitions {tr}, run {phase})")
         engine.dispose()
+        if phase != "Succeeded" or (wi, tr) != expected_rows(args.issues):
+            want_wi, want_tr = expected_rows(args.issues)
+            print(f"FAILED: run {phase}, loaded {wi}/{want_wi} work items and {tr}/{want_tr} transitions")
+            return 1
+        return 0
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

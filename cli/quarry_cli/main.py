@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from quarry_core.errors import ConfigError
+from quarry_core.errors import ConfigError, QuarryError
 
 # Each module registers its sub-commands; later modules add, none rework.
 COMMAND_MODULES = (
@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"quarry: error: {exc}", file=sys.stderr)
         return 2
+    except QuarryError as exc:  # an expected failure (an outage, a refused request): one line, no traceback
+        print(f"quarry: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return result

@@ -28,53 +28,41 @@ from sqlalchemy.orm import Session
 from quarry_core.db.models import EtlRun, LoadBatch, RawExtractionData, SyncCursor
 from quarry_core.runs import lock_run, set_phase, utcnow
 from quarry_core.states import RunPhase
+from quarry_core.tables import TABLES, Children
 
 log = logging.getLogger(__name__)
 
-# entity extracted -> (final table, natural-key column that children reference) deleted on a full run
-DELETABLE: dict[str, tuple[str, ...]] = {
-    "issues": ("work_items",),
-    "sprints": ("sprints",),
-    "projects": ("projects",),
-    "repositories": ("repositories",),
-    "pull_requests": ("pull_requests",),
-    "commits": ("commits",),
-}
-
-# Rows with a vector: deleting them leaves a tombstone so the embed worker removes the point too.
-_VECTOR_KEYS = {
-    "work_items": ("work_item", "f.source_id"),
-    "pull_requests": ("pull_request", "f.repository || '#' || f.number"),
-}
+# entity extracted -> the final tables a full run of it refreshes (deleting rows the source lost)
+DELETABLE: dict[str, tuple[str, ...]] = {}
+for _t in TABLES.values():
+    if _t.refreshed_by is not None:
+        DELETABLE[_t.refreshed_by] = (*DELETABLE.get(_t.refreshed_by, ()), _t.name)
 
 
 def _delete_sql(table: str, where: str) -> str:
     """DELETE FROM `table` f WHERE `where`, leaving vector tombstones where the table has vectors."""
-    if table not in _VECTOR_KEYS:
+    vectors = TABLES[table].vectors
+    if vectors is None:
         return f"DELETE FROM {table} f WHERE {where}"
-    kind, key = _VECTOR_KEYS[table]
     return f"""WITH gone AS (DELETE FROM {table} f WHERE {where}
-                   RETURNING f.tenant, f.integration_id, {key} AS key)
+                   RETURNING f.tenant, f.integration_id, {vectors.key_sql} AS key)
                INSERT INTO vector_deletions (tenant, integration_id, kind, key)
-               SELECT tenant, integration_id, '{kind}', key FROM gone"""
+               SELECT tenant, integration_id, '{vectors.kind}', key FROM gone"""
+
+
+def _orphans_sql(child: Children, parent: str) -> str:
+    """Delete `child` rows whose parent row is gone. NOT IN over a non-null column plans as one hashed
+    subplan, whatever the (often stale, right after a bulk load) statistics say; NOT EXISTS degraded
+    to a nested loop over 100k rows in the benchmark."""
+    cols = ", ".join(f"c.{c}" for c in child.columns)
+    parent_cols = ", ".join(f"p.{c}" for c in child.parent_columns)
+    return f"""DELETE FROM {child.table} c WHERE c.tenant = :tenant AND c.integration_id = :integration
+           AND ({cols}) NOT IN (SELECT {parent_cols} FROM {parent} p
+               WHERE p.tenant = :tenant AND p.integration_id = :integration)"""
 
 
 # Children that go with their parent row (their own pages are not re-fetched for every parent).
-# NOT IN over a non-null column plans as one hashed subplan, whatever the (often stale, right after
-# a bulk load) statistics say; NOT EXISTS degraded to a nested loop over 100k rows in the benchmark.
-_ORPHAN_SQL = {
-    "work_items": [
-        """DELETE FROM work_item_transitions t WHERE t.tenant = :tenant AND t.integration_id = :integration
-           AND t.work_item_source_id NOT IN (SELECT w.source_id FROM work_items w
-               WHERE w.tenant = :tenant AND w.integration_id = :integration)"""
-    ],
-    "pull_requests": [
-        f"""DELETE FROM {child} c WHERE c.tenant = :tenant AND c.integration_id = :integration
-           AND (c.repository, c.pr_number) NOT IN (SELECT p.repository, p.number FROM pull_requests p
-               WHERE p.tenant = :tenant AND p.integration_id = :integration)"""
-        for child in ("pull_request_reviews", "pull_request_commits")
-    ],
-}
+_ORPHAN_SQL = {t.name: [_orphans_sql(c, t.name) for c in t.children] for t in TABLES.values() if t.children}
 
 
 def is_done(session: Session, run: EtlRun) -> bool:

@@ -1,15 +1,14 @@
 """Is an Integration usable? One authenticated request to the source, turned into a Ready verdict.
 
-Jira answers `GET /rest/api/3/myself`, GitHub `GET /user`; both need valid credentials and nothing
-else, so they tell a wrong URL (NotFound), bad credentials (AuthFailed) and an outage
-(Unreachable) apart. The local controller and the kopf operator both call `check_integration`
-and write the result into the Integration's status. Messages may be shown anywhere, so no
-credential value ever appears in one.
+Each source names its probe in the registry (Jira `GET /rest/api/3/myself`, GitHub `GET /user`);
+they need valid credentials and nothing else, so they tell a wrong URL (NotFound), bad credentials
+(AuthFailed) and an outage (Unreachable) apart. The local controller and the kopf operator both
+call `check_integration` and write the result into the Integration's status. Messages may be
+shown anywhere, so no credential value ever appears in one.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,10 +22,11 @@ from quarry_core.resources import (
     IntegrationSpec,
     IntegrationStatus,
     IntegrationType,
-    JiraAuth,
     get_condition,
     set_condition,
 )
+from quarry_core.sources import get_source
+from quarry_core.sources.auth import MissingCredential, auth_headers
 from quarry_core.states import IntegrationPhase
 
 
@@ -72,18 +72,7 @@ def view_of(name: str, type_: str, status: IntegrationStatus) -> IntegrationView
 
 
 def probe_url(spec: IntegrationSpec) -> str:
-    path = "/rest/api/3/myself" if spec.type == IntegrationType.JIRA else "/user"
-    return spec.base_url.rstrip("/") + path
-
-
-def auth_header(spec: IntegrationSpec, credentials: dict[str, str]) -> str:
-    """The Authorization header value; KeyError names a missing Secret key."""
-    keys = spec.credentials.secret_ref.keys
-    token = credentials[keys.token]
-    if spec.auth_style == JiraAuth.BASIC:
-        user = credentials[keys.username]
-        return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
-    return f"Bearer {token}"
+    return spec.base_url.rstrip("/") + get_source(spec.type).probe_path
 
 
 def _shown_url(url: str) -> str:
@@ -109,10 +98,7 @@ def _identity(spec: IntegrationSpec, response: httpx.Response) -> str | None:
         return None
     if not isinstance(body, dict):
         return None
-    if spec.type == IntegrationType.JIRA:
-        name = body.get("emailAddress") or body.get("displayName") or body.get("accountId")
-    else:
-        name = body.get("login")
+    name = next((body[f] for f in get_source(spec.type).identity_fields if body.get(f)), None)
     return str(name) if name else None
 
 
@@ -148,13 +134,12 @@ def check_integration(
 ) -> CheckResult:
     """Probe the source once with the integration's credentials; never raises for network errors."""
     try:
-        header = auth_header(spec, credentials)
-    except KeyError as exc:
-        key = exc.args[0]
-        secret = spec.credentials.secret_ref.name
-        return CheckResult(False, CheckReason.AUTH_FAILED, f"Secret {secret} has no key {key!r}")
+        auth = auth_headers(spec, credentials)
+    except MissingCredential as exc:
+        return CheckResult(False, CheckReason.AUTH_FAILED, str(exc))
     url = probe_url(spec)
-    headers = {"Authorization": header, "Accept": "application/json", "User-Agent": "quarry-check"}
+    headers = {"Accept": "application/json", **get_source(spec.type).headers, **auth}
+    headers["User-Agent"] = "quarry-check"
     try:
         with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client:
             response = client.get(url, headers=headers)

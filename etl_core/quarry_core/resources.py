@@ -19,13 +19,8 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from quarry_core.states import (
-    GITHUB_ENTITIES,
-    JIRA_ENTITIES,
-    Entity,
-    IntegrationPhase,
-    JobPhase,
-)
+from quarry_core.sources import ALL_ENTITIES, SOURCES, AuthStyle, get_source
+from quarry_core.states import IntegrationPhase, JobPhase
 
 GROUP = "quarry.dev"
 VERSION = "v1alpha1"
@@ -53,14 +48,9 @@ Quantity = int | Annotated[str, Field(pattern=QUANTITY)]
 Token = Annotated[str, Field(max_length=253)]
 
 
-class IntegrationType(StrEnum):
-    JIRA = "jira"
-    GITHUB = "github"
-
-
-class JiraAuth(StrEnum):
-    BASIC = "basic"
-    BEARER = "bearer"
+# Both enums come from the source registry, so a new source is not another edit here.
+IntegrationType = StrEnum("IntegrationType", {t.upper(): t for t in SOURCES})  # type: ignore[misc]
+Entity = StrEnum("Entity", {e.upper(): e for e in ALL_ENTITIES})  # type: ignore[misc]
 
 
 class JobMode(StrEnum):
@@ -81,12 +71,6 @@ class ConditionType(StrEnum):
     FAILED = "Failed"
     RATE_LIMITED = "RateLimited"
     FALLBACK = "Fallback"
-
-
-ENTITIES_BY_TYPE: dict[IntegrationType, frozenset[str]] = {
-    IntegrationType.JIRA: frozenset(JIRA_ENTITIES),
-    IntegrationType.GITHUB: frozenset(GITHUB_ENTITIES),
-}
 
 
 class _Model(BaseModel):
@@ -211,32 +195,35 @@ class Budget(_Spec):
 class IntegrationSpec(_Spec):
     type: IntegrationType
     base_url: str = Field(max_length=2048, pattern=BASE_URL)
-    auth: JiraAuth | None = None
+    auth: AuthStyle | None = None
     credentials: Credentials
     scope: Scope
     budget: Budget = Field(default_factory=Budget)
 
     @model_validator(mode="after")
-    def _scope_matches_type(self) -> IntegrationSpec:
-        s = self.scope
-        if self.type == IntegrationType.JIRA:
-            if s.org is not None or s.repos is not None:
-                raise ValueError("a jira integration takes scope.projects/boards, not scope.org/repos")
-        else:
-            if s.projects is not None or s.boards is not None:
-                raise ValueError("a github integration takes scope.org/repos, not scope.projects/boards")
-            if s.org is None and s.repos is None:
-                raise ValueError("a github integration needs scope.org or scope.repos")
-            if self.auth is not None:
-                raise ValueError("auth applies to jira integrations only")
+    def _scope_and_auth_match_type(self) -> IntegrationSpec:
+        source = get_source(self.type)
+        given = [name for name in Scope.model_fields if getattr(self.scope, name) is not None]
+        foreign = [name for name in given if name not in source.scope.fields]
+        if foreign:
+            raise ValueError(
+                f"a {source.type} integration takes scope.{'/'.join(source.scope.fields)}, "
+                f"not scope.{'/'.join(foreign)}"
+            )
+        wanted = source.scope.required_any
+        if wanted and not any(name in given for name in wanted):
+            needs = " or ".join(f"scope.{n}" for n in wanted)
+            raise ValueError(f"a {source.type} integration needs {needs}")
+        # `auth` chooses between styles, so a source with one style takes none (as the CRD's CEL rule).
+        if self.auth is not None and (len(source.auth_styles) < 2 or self.auth not in source.auth_styles):
+            takers = [t for t, s in SOURCES.items() if self.auth in s.auth_styles and len(s.auth_styles) > 1]
+            raise ValueError(f"auth applies to {'/'.join(takers)} integrations only")
         return self
 
     @property
-    def auth_style(self) -> JiraAuth:
-        """The effective auth: GitHub always sends a bearer token, Jira defaults to basic."""
-        if self.type == IntegrationType.GITHUB:
-            return JiraAuth.BEARER
-        return self.auth or JiraAuth.BASIC
+    def auth_style(self) -> AuthStyle:
+        """The effective auth: the one asked for, else the source's default."""
+        return self.auth or get_source(self.type).default_auth
 
 
 class IntegrationStatus(_Status):
@@ -327,7 +314,7 @@ class EtlJobSpec(_Spec):
 
     def entities_outside(self, integration_type: IntegrationType) -> tuple[str, ...]:
         """Entities this integration type cannot extract (the CRD cannot check across objects)."""
-        allowed = ENTITIES_BY_TYPE[integration_type]
+        allowed = get_source(integration_type).entities
         return tuple(e.value for e in self.entities if e.value not in allowed)
 
 

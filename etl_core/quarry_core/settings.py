@@ -60,6 +60,24 @@ class CoreSettings(BaseSettings):
         validation_alias="RABBITMQ_MANAGEMENT_URL",
         description="Management API for ready+unacked depth; derived from AMQP_URL (port 15672) if unset.",
     )
+    integration_check_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="QUARRY_CHECK_TIMEOUT",
+        description="Seconds an Integration's connection check waits for the source.",
+    )
+    default_requests_per_hour: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias="QUARRY_DEFAULT_REQUESTS_PER_HOUR",
+        description="Budget of an Integration whose spec sets none.",
+    )
+    budget_window_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="QUARRY_BUDGET_WINDOW_SECONDS",
+        description="Length of the budget's sliding window (an hour; tests shorten it).",
+    )
     log_level: str = Field(default="INFO", validation_alias="QUARRY_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="QUARRY_LOG_FORMAT")
     secret_key: str | None = Field(

@@ -56,10 +56,6 @@ class Stage(StrEnum):
     LOAD = "load"
 
 
-JIRA_ENTITIES = ("projects", "issue_types", "statuses", "fields", "boards", "sprints", "issues")
-GITHUB_ENTITIES = ("repositories", "pull_requests", "commits")
-
-
 class IntegrationPhase(StrEnum):
     PENDING = "Pending"
     READY = "Ready"
@@ -77,19 +73,3 @@ class RunTrigger(StrEnum):
 
 
 ACTIVE_RUN_PHASES = frozenset({RunPhase.PENDING, RunPhase.RUNNING, RunPhase.PAUSED})
-ALL_ENTITIES = JIRA_ENTITIES + GITHUB_ENTITIES
-
-
-class Entity(StrEnum):
-    """The entity names of JIRA_ENTITIES and GITHUB_ENTITIES as a type (a test keeps them equal)."""
-
-    PROJECTS = "projects"
-    ISSUE_TYPES = "issue_types"
-    STATUSES = "statuses"
-    FIELDS = "fields"
-    BOARDS = "boards"
-    SPRINTS = "sprints"
-    ISSUES = "issues"
-    REPOSITORIES = "repositories"
-    PULL_REQUESTS = "pull_requests"
-    COMMITS = "commits"

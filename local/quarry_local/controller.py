@@ -30,10 +30,12 @@ from sqlalchemy import Engine
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from quarry_core.budget import requests_per_hour, take_one_request
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret
 from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import FatalError
+from quarry_core.exit_codes import EXIT_FATAL
 from quarry_core.integration_check import CheckResult, check_integration, status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
 from quarry_core.queue.factory import open_queue
@@ -78,7 +80,6 @@ from quarry_local.settings import LocalSettings
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 7_263_013  # one controller per database (migrate uses 7_263_011, run completion 7_263_012)
-EXIT_FATAL = 3  # the extract process already marked the run Failed
 WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
 EMBED_KEY = "worker/embed"
 _QUICK_EXIT_SECONDS = 10.0
@@ -455,6 +456,15 @@ class Controller:
 
     # -- integrations ----------------------------------------------------------------------------
 
+    def _check_in_budget(self, row: Integration) -> bool:
+        """The check's request counts in the integration's budget; none left: check on a later tick."""
+        limit = requests_per_hour(row.spec, self.settings.default_requests_per_hour)
+        wait = take_one_request(self.engine, row.tenant, row.id, limit, self.settings.budget_window_seconds)
+        if wait > 0:
+            where = f"{row.tenant}/{row.name}"
+            log.info("integration %s: check deferred %.0fs by its request budget", where, wait)
+        return wait == 0
+
     def _check_integrations(self, now: datetime) -> None:
         due: list[tuple[int, int, IntegrationSpec, dict[str, str] | CheckResult]] = []
         with self.sessions() as session:
@@ -480,6 +490,8 @@ class Controller:
                     )
                 except FatalError as exc:
                     creds = CheckResult(False, "SecretNotFound", str(exc))
+                if not isinstance(creds, CheckResult) and not self._check_in_budget(row):
+                    continue
                 due.append((row.id, row.generation, spec, creds))
         if not due:
             return

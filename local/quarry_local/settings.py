@@ -34,7 +34,6 @@ class LocalSettings(CoreSettings):
     integration_error_recheck_seconds: float = Field(
         default=10.0, gt=0, validation_alias="QUARRY_ERROR_RECHECK_SECONDS"
     )
-    integration_check_timeout: float = Field(default=10.0, gt=0, validation_alias="QUARRY_CHECK_TIMEOUT")
 
     @property
     def log_dir(self) -> Path:

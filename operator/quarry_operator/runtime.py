@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import store
+from quarry_core.budget import requests_per_hour, take_one_request
 from quarry_core.db.engine import get_engine, session_scope
 from quarry_core.db.models import EtlJob, EtlRun
 from quarry_core.db.tenancy import platform_sessions
@@ -59,7 +60,7 @@ from quarry_core.run_actions import (
 )
 from quarry_core.runs import utcnow
 from quarry_core.stalls import fail_stalled_runs
-from quarry_core.states import ACTIVE_RUN_PHASES, JobPhase, RunPhase, Stage
+from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, JobPhase, RunPhase, Stage
 from quarry_operator import manifests, metrics
 from quarry_operator.k8s import ETLJOBS, INTEGRATIONS, Kube, new_api_client
 from quarry_operator.settings import OperatorSettings
@@ -351,6 +352,8 @@ class Runtime:
                 message = f"Secret {namespace}/{secret} does not exist"
                 ready, reason = False, "SecretNotFound"
             else:
+                if not self._check_in_budget(namespace, body):
+                    return status.phase == IntegrationPhase.READY
                 result = check_integration(spec, credentials, self.settings.integration_check_timeout)
                 ready, reason, message = result.ready, str(result.reason), result.message
         new = status_after_check(status, ready, reason, message, generation, utcnow())
@@ -361,6 +364,20 @@ class Runtime:
             store.mirror_integration(session, namespace, {**body, "status": doc})
         metrics.INTEGRATION_READY.labels(namespace, name).set(1 if ready else 0)
         return ready
+
+    def _check_in_budget(self, namespace: str, body: Mapping[str, Any]) -> bool:
+        """The check's request counts in the integration's budget; none left: the next timer checks."""
+        with session_scope(self.sessions) as session:
+            store.ensure_tenant(session, namespace)
+            row = store.mirror_integration(session, namespace, body)
+            integration_id, spec = row.id, dict(row.spec)
+        limit = requests_per_hour(spec, self.settings.default_requests_per_hour)
+        engine = self.sessions.kw["bind"]
+        wait = take_one_request(engine, namespace, integration_id, limit, self.settings.budget_window_seconds)
+        if wait > 0:
+            logger.info("integration %s/%s: check deferred %.0fs by its request budget",
+                        namespace, body["metadata"]["name"], wait)
+        return wait == 0
 
     # --- worker scaling ---------------------------------------------------------------------
 

@@ -55,7 +55,6 @@ class OperatorSettings(CoreSettings):
     integration_check_seconds: float = Field(
         default=300.0, gt=0, validation_alias="QUARRY_OPERATOR_INTEGRATION_CHECK_SECONDS"
     )
-    integration_check_timeout: float = Field(default=10.0, gt=0, validation_alias="QUARRY_CHECK_TIMEOUT")
     scale_polling_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,8 +44,23 @@ def test_quarry_up_demo_on_embedded_defaults(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         assert health is not None and health.status_code == 200  # served from the start
-        out, _ = proc.communicate(timeout=240)
+        output: list[str] = []
+        reader = threading.Thread(target=lambda: output.extend(proc.stdout or []), daemon=True)
+        reader.start()
+        embedders = set()
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                embedders.add(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["embedder"])
+            time.sleep(0.2)
+        proc.wait(timeout=10)
+        reader.join(10)
+        out = "".join(output)
         assert proc.returncode == 0, out
+        # /healthz names the embedder the embed worker really runs: the default (auto) takes the
+        # sentence model where the extra is installed, else the hashing embedder
+        active = "all-MiniLM-L6-v2" if importlib.util.find_spec("sentence_transformers") else "hashing-384"
+        assert active in embedders and embedders <= {"starting", active}, embedders
         assert "demo: demo-jira-sync: Succeeded" in out
         assert "demo: demo-github-sync: Succeeded" in out
         table_lines = [line.split() for line in out.splitlines() if line.strip().endswith(" rows")]

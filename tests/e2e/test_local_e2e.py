@@ -182,6 +182,24 @@ def test_apply_and_run_wait_then_incremental(backend: str, db_url: str, db: Engi
             RabbitQueue(amqp, prefix=env["QUARRY_QUEUE_PREFIX"]).delete_topology()
 
 
+def test_run_wait_exits_non_zero_when_the_run_fails(db_url: str, db: Engine, tmp_path: Path) -> None:
+    env = environment(db_url, tmp_path)
+    server = jira_server(40)
+    ns = f"e2e-{uuid.uuid4().hex[:6]}"
+    try:
+        doc = MANIFEST.format(ns=ns, url=server.base_url, email=EMAIL, token=TOKEN)
+        applied = quarry(env, "apply", "-f", "-", stdin=doc.replace("[ENG, OPS]", "[ENG, NOPE]"))
+        assert applied.returncode == 0, applied.stderr
+        result = quarry(env, "run", "jira-sync", "-n", ns, "--wait", "-o", "json", "--timeout", "90")
+        assert result.returncode == 1, result.stderr[-3000:]
+        run = json.loads(result.stdout)
+        assert run["phase"] == "Failed" and "NOPE" in run["error"], run
+        # the failed run commits no cursor: the next run starts from the same place
+        assert scalar(db, "select count(*) from sync_cursors where tenant = :t", t=ns) == 0
+    finally:
+        server.stop()
+
+
 def children_of(pid: int) -> set[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
@@ -269,3 +287,34 @@ def test_invalid_manifest_is_refused_with_the_field_named(db_url: str, tmp_path:
     assert f"EtlJob {ns}/jira-sync" in result.stderr
     listing = quarry(env, "get", "integrations", "-n", ns, "-o", "json")
     assert json.loads(listing.stdout)["items"] == []  # the valid documents before it were not applied
+
+
+def test_custom_secret_keys_reach_both_the_check_and_the_extraction(
+    db_url: str, db: Engine, tmp_path: Path
+) -> None:
+    """`credentials.secretRef.keys` names other Secret keys: the Integration turns Ready and the run
+    authenticates with the same header (built in one place for both)."""
+    env = environment(db_url, tmp_path)
+    server = jira_server(30)
+    ns = f"e2e-{uuid.uuid4().hex[:6]}"
+    doc = (
+        MANIFEST.format(ns=ns, url=server.base_url, email=EMAIL, token=TOKEN)
+        .replace(f"{{email: {EMAIL}, token: {TOKEN}}}", f"{{user: {EMAIL}, apitoken: {TOKEN}}}")
+        .replace(
+            "{secretRef: {name: jira-creds}}",
+            "{secretRef: {name: jira-creds, keys: {username: user, token: apitoken}}}",
+        )
+    )
+    assert "apitoken" in doc and "keys: {username: user" in doc
+    try:
+        applied = quarry(env, "apply", "-f", "-", stdin=doc)
+        assert applied.returncode == 0, applied.stderr
+        run = quarry(env, "run", "jira-sync", "-n", ns, "--wait", "-o", "json", "--timeout", "90")
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert json.loads(run.stdout)["phase"] == "Succeeded"
+        assert scalar(db, "select count(*) from work_items where tenant = :t", t=ns) == 30
+        status = json.loads(quarry(env, "get", "integrations", "-n", ns, "-o", "json").stdout)
+        assert status["items"][0]["status"]["phase"] == "Ready"
+        assert server.counters.by_status[401] == 0
+    finally:
+        server.stop()

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from quarry_extractor.budget import plan_grant
+from quarry_core.budget import plan_grant
+from quarry_core.sources import SOURCES
 from quarry_extractor.http import Action, ApiRequest, ApiResponse, backoff_delay, classify, parse_retry_after
 from quarry_extractor.jira import issues_jql, jira_ms, since_ms
 from quarry_extractor.raw_store import jsonb_safe
 from quarry_extractor.streams import OffsetPaginator, TokenPaginator, link_next, split_cursor_key
+
+JIRA, GITHUB = SOURCES["jira"], SOURCES["github"]
 
 
 def resp(body: object, **headers: str) -> ApiResponse:
@@ -25,14 +28,14 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 
 def test_verdicts() -> None:
     now = 1000.0
-    assert classify("jira", 429, {"retry-after": "7"}, None, now, secondary_wait=60).wait == 7
-    assert classify("jira", 401, {}, {"errorMessages": ["no"]}, now, secondary_wait=60).action is Action.FATAL
+    assert classify(JIRA, 429, {"retry-after": "7"}, None, now, secondary_wait=60).wait == 7
+    assert classify(JIRA, 401, {}, {"errorMessages": ["no"]}, now, secondary_wait=60).action is Action.FATAL
     primary = classify(
-        "github", 403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1010"}, {}, now, secondary_wait=60
+        GITHUB, 403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1010"}, {}, now, secondary_wait=60
     )
     assert primary.action is Action.LIMITED and primary.wait == 11
     secondary = classify(
-        "github",
+        GITHUB,
         403,
         {"x-ratelimit-remaining": "10"},
         {"message": "You have exceeded a secondary rate limit"},
@@ -41,13 +44,13 @@ def test_verdicts() -> None:
     )
     assert secondary.action is Action.LIMITED and secondary.wait == 60
     assert (
-        classify("github", 403, {}, {"message": "Resource not accessible"}, now, secondary_wait=60).action
+        classify(GITHUB, 403, {}, {"message": "Resource not accessible"}, now, secondary_wait=60).action
         is Action.FATAL
     )
-    assert classify("jira", 502, {}, None, now, secondary_wait=60).action is Action.BACKOFF
-    assert classify("jira", 404, {}, None, now, secondary_wait=60).action is Action.ERROR
+    assert classify(JIRA, 502, {}, None, now, secondary_wait=60).action is Action.BACKOFF
+    assert classify(JIRA, 404, {}, None, now, secondary_wait=60).action is Action.ERROR
     limited = {"errors": [{"type": "RATE_LIMITED"}]}
-    assert classify("github", 200, {"x-ratelimit-reset": "1100"}, limited, now, secondary_wait=60).wait == 101
+    assert classify(GITHUB, 200, {"x-ratelimit-reset": "1100"}, limited, now, secondary_wait=60).wait == 101
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
 
 

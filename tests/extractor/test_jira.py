@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from quarry_core import completion, runs
 from quarry_core.db.models import EtlRun
 from quarry_core.states import RunPhase
-from quarry_extractor import runner
+from quarry_extractor import http, runner
 from quarry_extractor.runner import EXIT_FATAL, EXIT_OK, Extraction
 from quarry_sandbox.faults import FaultConfig
 from quarry_sandbox.jira_data import JiraDataset
@@ -114,7 +115,9 @@ def test_bearer_auth_and_per_issue_changelogs(
     ds = JiraDataset.synthetic(150, projects=1, seed=5, long_changelog_rate=0.1)
     server = jira_factory(ds)
     run_id = make_run(
-        jira_spec(server, [ds.projects[0].key]), {"token": "jira-oauth-token"}, entities=["issues"]
+        {**jira_spec(server, [ds.projects[0].key]), "auth": "bearer"},
+        {"token": "jira-oauth-token"},
+        entities=["issues"],
     )
     assert Extraction(make_settings(jira_changelog_api="issue"), run_id).run() == EXIT_OK
     pages = raw_pages(engine, run_id)
@@ -162,15 +165,34 @@ def test_storm_of_429_and_503_still_stores_every_issue_once(
     engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
 ) -> None:
     ds = JiraDataset.synthetic(500, projects=1, seed=7)
-    faults = FaultConfig(seed=11, rate_429=0.2, rate_503=0.05, retry_after=1, retry_after_503=1)
+    # Every 429 demands a real second; a retry sooner earns another 429 and counts as early_retry.
+    faults = FaultConfig(seed=11, rate_429=0.1, rate_503=0.1, retry_after=1, retry_after_503=1)
     server = jira_factory(ds, faults=faults)
-    server.config.faults.retry_after = 0  # Retry-After: 0 keeps the storm fast; waits still honoured
     run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
-    assert Extraction(make_settings(jira_page_size=50), run_id).run() == EXIT_OK
+    started = time.monotonic()
+    # One request at a time: with several in flight, those sent before a 429 arrived reach the
+    # server inside its wait, and the imitation cannot tell them from early retries.
+    settings = make_settings(jira_page_size=50, prefetch=False)
+    assert Extraction(settings, run_id).run() == EXIT_OK
+    elapsed = time.monotonic() - started
     keys = issue_keys(raw_pages(engine, run_id, "issues"))
     assert sorted(keys) == sorted(ds.issue_keys())
-    assert server.counters.by_status[429] > 0 and server.counters.by_status[503] > 0
+    limited = server.counters.by_status[429]
+    assert limited > 0 and server.counters.by_status[503] > 0
     assert server.counters.events["early_retry"] == 0  # never retried before Retry-After
+    assert elapsed >= limited * 0.9  # each 429 cost its second (sequential requests)
+
+
+def test_retrying_before_retry_after_is_caught_by_the_imitation(
+    make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check above can fail: a client that ignores Retry-After is seen retrying early."""
+    ds = JiraDataset.synthetic(100, projects=1, seed=7)
+    server = jira_factory(ds, faults=FaultConfig(seed=11, rate_429=0.2, retry_after=1))
+    monkeypatch.setattr(http, "parse_retry_after", lambda value, now: 0.0 if value else None)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
+    Extraction(make_settings(jira_page_size=50, prefetch=False), run_id).run()
+    assert server.counters.events["early_retry"] > 0
 
 
 @pytest.mark.parametrize("phase", ["Cancelled"])

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -29,7 +28,9 @@ from tests.extractor.conftest import (
 JiraFactory = Callable[..., JiraServer]
 
 
-def start_extract(database_url: str, queue_prefix: str, run_id: int) -> subprocess.Popen[bytes]:
+def start_extract(
+    database_url: str, queue_prefix: str, run_id: int, **extra: str
+) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         DATABASE_URL=database_url,
@@ -37,6 +38,7 @@ def start_extract(database_url: str, queue_prefix: str, run_id: int) -> subproce
         QUARRY_QUEUE_PREFIX=queue_prefix,
         QUARRY_JIRA_PAGE_SIZE="10",
         QUARRY_LOG_LEVEL="WARNING",
+        **extra,
     )
     env.pop("AMQP_URL", None)
     return subprocess.Popen(
@@ -141,25 +143,26 @@ def requests_in_any_window(times: list[float], window: float) -> int:
 
 
 def test_budget_is_never_exceeded_even_by_two_processes(
-    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+    engine: Engine, make_run: MakeRun, database_url: str, queue_prefix: str, jira_factory: JiraFactory
 ) -> None:
     ds = JiraDataset.synthetic(120, projects=1, seed=23)
     server = jira_factory(ds)
     # 12 requests per 1.5 s window: the same arithmetic as requests per hour, shortened.
     spec = jira_spec(server, [ds.projects[0].key], budget={"requestsPerHour": 12})
-    settings = make_settings(budget_window_seconds=1.5, jira_page_size=20)
     run_a = make_run(spec, JIRA_CREDS, entities=["issues"])
     run_b = make_run(spec, JIRA_CREDS, entities=["issues"])
-    codes: list[int] = []
-    threads = [
-        threading.Thread(target=lambda r=r: codes.append(Extraction(settings, r).run()))
+    procs = [
+        start_extract(database_url, queue_prefix, r, QUARRY_BUDGET_WINDOW_SECONDS="1.5")
         for r in (run_a, run_b)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert codes == [EXIT_OK, EXIT_OK]
+    try:
+        outputs = [p.communicate(timeout=90)[0].decode() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [EXIT_OK, EXIT_OK], outputs
+    assert len({p.pid for p in procs}) == 2
     times = [r.at for r in server.counters.log]
     assert len(times) > 24  # the two runs needed more than two windows' worth
     assert requests_in_any_window(times, 1.5) <= 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from quarry_cli.main import build_parser
 from quarry_core.db.embedded import stop_embedded
 
 
@@ -86,8 +88,39 @@ def test_wrong_urls_give_one_clear_line(database_url: str, setting: str, value: 
     assert "Traceback" not in result.stderr
 
 
+def command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and sub-command the parser knows, read from the parser itself."""
+    paths = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths += command_paths(sub, (*prefix, name))
+    return paths
+
+
 def test_help_works_for_every_command() -> None:
-    for args in (["--help"], ["migrate", "--help"], ["queues", "--help"], ["down", "--help"]):
-        result = quarry(*args, env=clean_env())
-        assert result.returncode == 0, result.stderr
-        assert "usage: quarry" in result.stdout
+    paths = command_paths(build_parser())
+    names = {p[0] for p in paths if p}
+    # the public contract's commands; a renamed or dropped one fails here
+    assert {"up", "apply", "run", "get", "delete", "migrate", "queues", "down", "extract", "worker",
+            "operator", "retransform"} <= names, names
+    for path in paths:
+        result = quarry(*path, "--help", env=clean_env())
+        assert result.returncode == 0, (path, result.stderr)
+        usage = " ".join(("usage: quarry", *path))
+        assert usage in " ".join(result.stdout.split()), (path, result.stdout)
+
+
+def test_queues_with_the_management_api_down_is_one_line_not_a_traceback(
+    database_url: str, amqp_url: str
+) -> None:
+    env = clean_env(
+        DATABASE_URL=database_url,
+        AMQP_URL=amqp_url,
+        RABBITMQ_MANAGEMENT_URL="http://127.0.0.1:9",  # nothing listens on port 9
+        QUARRY_QUEUE_PREFIX="qtmgmtdown",
+    )
+    result = quarry("queues", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("quarry: error: unacked count of qtmgmtdown.")

@@ -311,12 +311,22 @@ def test_discovery(kube: KubeHandle) -> None:
 # Gap 12
 def test_routing_stays_fast_and_test_reactions_still_win(kube: KubeHandle) -> None:
     kube.core_v1.create_namespaced_config_map('default', configmap('cm'))
+
+    def fastest_read() -> float:
+        # The fastest of several batches of reads: a busy machine only ever makes a batch slower.
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(10):
+                kube.core_v1.read_namespaced_config_map('cm', 'default')
+            times.append((time.perf_counter() - started) / 10)
+        return min(times)
+
+    early = fastest_read()
     for _ in range(400):
         kube.core_v1.read_namespaced_config_map('cm', 'default')
-    started = time.perf_counter()
-    for _ in range(50):
-        kube.core_v1.read_namespaced_config_map('cm', 'default')
-    assert (time.perf_counter() - started) / 50 < 0.01
+    late = fastest_read()
+    assert late < 2 * early  # the history of requests does not slow routing down (vanilla: > 3x)
 
     emu = kube.emulator
     kube.call(lambda: emu['patch', kmock.resource('', 'v1', 'configmaps')][:1] << 500)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.kube.harness import KubeHandle
-from tests.kube.tools import ensure_kubectl
+from tests.kube.tools import ensure_kubectl, tool_or_skip
 
 MANIFEST = """
 apiVersion: v1
@@ -44,7 +44,7 @@ spec: {source: jira, mode: incremental}
 
 @pytest.fixture()
 def kubectl(kube: KubeHandle) -> object:
-    binary = ensure_kubectl()
+    binary = tool_or_skip(ensure_kubectl)
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([str(binary), '--kubeconfig', str(kube.kubeconfig_path), *args],

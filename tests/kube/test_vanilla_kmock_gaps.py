@@ -134,9 +134,13 @@ async def test_gap12_routing_slows_down_with_history(vanilla: kmock.KubernetesEm
             await send(vanilla, 'GET', f'{CONFIGMAPS}/cm')
         return (time.perf_counter() - started) / count
 
-    early = await per_request(20)
+    async def fastest(batches: int = 5) -> float:
+        # The fastest of several batches: a busy machine only ever makes a batch slower.
+        return min([await per_request(10) for _ in range(batches)])
+
+    early = await fastest()
     await per_request(200)
-    late = await per_request(20)
+    late = await fastest()
     assert late > 3 * early
 
 

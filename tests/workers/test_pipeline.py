@@ -1,4 +1,5 @@
-"""Transform + load workers on real PostgreSQL, on both queue backends, with the devlake data."""
+"""Transform + load workers on real PostgreSQL, on both queue backends, with the imitation's data and
+(where present) the recorded devlake data."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from quarry_core.states import Stage
 from quarry_workers.retransform import retransform_job
 from quarry_workers.vectors import embedding_progress
 from tests.workers.conftest import Platform
-from tests.workers.fixtures import items, rows
+from tests.workers.fixtures import JiraSource, items, recorded_source, rows
 
 
 def _status_items(issues: list[dict[str, Any]]) -> int:
@@ -32,26 +33,24 @@ def _status_items(issues: list[dict[str, Any]]) -> int:
 
 
 def _seed_jira_run(
-    p: Platform, mode: str = "full", issues: list[dict[str, Any]] | None = None
+    p: Platform, source: JiraSource, mode: str = "full", issues: list[dict[str, Any]] | None = None
 ) -> tuple[int, int]:
     """A run with the status catalog, issue pages (11 issues each) and full changelog pages."""
-    issues = items("jira/_raw_jira_api_issues.csv") if issues is None else issues
+    issues = source.issues if issues is None else issues
     run_id = p.start_run(mode)
-    p.add_page(run_id, "statuses", items("jira/_raw_jira_api_status.csv"))
+    p.add_page(run_id, "statuses", source.statuses)
     for start in range(0, len(issues), 11):
         p.add_page(
             run_id, "issues", {"issues": issues[start : start + 11], "isLast": False}, {"_board_id": 8}
         )
-    changelogs = rows("jira/_raw_jira_api_issue_changelogs.csv")
-    by_issue: dict[int, list[Any]] = {}
-    for r in changelogs:
-        by_issue.setdefault(r["input"]["issue_id"], []).append(r["data"])
-    for issue_id, histories in by_issue.items():
+    for issue_id, histories in source.changelogs.items():
         p.add_page(
-            run_id, "issue_changelogs", {"values": histories, "isLast": True}, {"_issue_id": str(issue_id)}
+            run_id, "issue_changelogs", {"values": histories, "isLast": True}, {"_issue_id": issue_id}
         )
-    changelog_items = sum(1 for r in changelogs for it in r["data"]["items"] if it["field"] == "status")
-    p.finish_extract(run_id, {"EE": {"issues": {"updated_ms": 1617000000000}}})
+    changelog_items = sum(
+        1 for hs in source.changelogs.values() for h in hs for it in h["items"] if it["field"] == "status"
+    )
+    p.finish_extract(run_id, {source.scope: {"issues": {"updated_ms": 1617000000000}}})
     return run_id, _status_items(issues) + changelog_items
 
 
@@ -71,7 +70,7 @@ def _table_snapshot(p: Platform) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_pipeline_loads_everything_and_completes(platform: Platform) -> None:
-    run_id, transitions = _seed_jira_run(platform)
+    run_id, transitions = _seed_jira_run(platform, recorded_source())
     platform.drain()
     run = platform.run(run_id)
     assert transitions == 175
@@ -103,8 +102,8 @@ def test_pipeline_loads_everything_and_completes(platform: Platform) -> None:
         assert embedding_progress(s, platform.tenant).pending == {"work_item": 33, "pull_request": 0}
 
 
-def test_duplicate_messages_change_nothing(platform: Platform) -> None:
-    run_id, _ = _seed_jira_run(platform, mode="incremental")
+def test_duplicate_messages_change_nothing(platform: Platform, jira_source: JiraSource) -> None:
+    run_id, _ = _seed_jira_run(platform, jira_source, mode="incremental")
     platform.drain()
     before, before_counts = _table_snapshot(platform), None
     with platform.factory() as s:
@@ -139,7 +138,7 @@ def test_duplicate_messages_change_nothing(platform: Platform) -> None:
 
 
 def test_mapping_change_then_retransform_updates_rows(platform: Platform) -> None:
-    _run_id, _ = _seed_jira_run(platform)
+    _run_id, _ = _seed_jira_run(platform, recorded_source())
     platform.drain()
     with platform.factory() as s:
         assert (
@@ -184,16 +183,21 @@ def test_mapping_change_then_retransform_updates_rows(platform: Platform) -> Non
         )
 
 
-def test_poison_page_goes_to_dead_letters_and_fails_the_run(platform: Platform) -> None:
+def test_poison_page_goes_to_dead_letters_and_fails_the_run(
+    platform: Platform, jira_source: JiraSource
+) -> None:
     run_id = platform.start_run("incremental")
-    good = platform.add_page(run_id, "issues", {"issues": items("jira/_raw_jira_api_issues.csv")[:2]})
+    good = platform.add_page(run_id, "issues", {"issues": jira_source.issues[:2]})
     poison = platform.add_page(
         run_id, "issues", {"issues": [{"id": "1", "key": "X-1", "fields": {"issuetype": 7}}]}
     )
-    platform.finish_extract(run_id)
+    platform.finish_extract(run_id, {jira_source.scope: {"issues": {"updated_ms": 1617000000000}}})
     platform.drain()
     run = platform.run(run_id)
     assert run.phase == "Failed" and f"raw page {poison}" in (run.error or "")
+    with platform.factory() as s:  # a failed run commits no cursor: the next run fetches it all again
+        committed = select(func.count()).select_from(SyncCursor)
+        assert s.scalar(committed.where(SyncCursor.integration_id == platform.integration_id)) == 0
     dead = platform.queue.dead_letters(Stage.TRANSFORM)
     assert len(dead) == 1 and "cannot transform" in dead[0].error
     with platform.factory() as s:
@@ -205,9 +209,12 @@ def test_poison_page_goes_to_dead_letters_and_fails_the_run(platform: Platform) 
         )
 
 
-def test_full_run_deletes_what_the_source_no_longer_has_only_at_completion(platform: Platform) -> None:
-    issues = items("jira/_raw_jira_api_issues.csv")
-    first, _ = _seed_jira_run(platform)
+def test_full_run_deletes_what_the_source_no_longer_has_only_at_completion(
+    platform: Platform, jira_source: JiraSource
+) -> None:
+    issues = jira_source.issues
+    assert len(issues) == 33
+    first, _ = _seed_jira_run(platform, jira_source)
     platform.drain()
     assert platform.run(first).phase == "Succeeded"
     second = platform.start_run("full")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("quarry.up")
@@ -17,12 +19,15 @@ def register(subparsers: Any) -> None:
         "up",
         help="run the controller, workers and HTTP endpoints on this machine",
         description="Start the local controller (one extract process per run, transform/load workers "
-        "scaled from queue depth) and serve /healthz and /metrics on --port at once. Uses an embedded "
-        "PostgreSQL and the PostgreSQL queue unless DATABASE_URL / AMQP_URL are set; data lives in "
+        "scaled from queue depth) and serve the HTTP API, /healthz and /metrics on --port at once. "
+        "Uses an embedded PostgreSQL and the PostgreSQL queue unless DATABASE_URL / AMQP_URL are set; "
+        "data lives in "
         "QUARRY_DATA_DIR (default ~/.quarry). Ctrl-C or SIGTERM stops every process cleanly; "
         "interrupted runs resume at the next start.",
     )
-    up.add_argument("--port", type=int, default=None, help="port of /healthz and /metrics (default 8000)")
+    up.add_argument(
+        "--port", type=int, default=None, help="port of the HTTP API, /healthz and /metrics (default 8000)"
+    )
     up.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     up.add_argument(
         "--demo",
@@ -39,28 +44,21 @@ class Health:
     def __init__(self) -> None:
         self.state: dict[str, Any] = {"status": "starting", "database": "starting", "controller": "starting"}
         self.failed = False
+        self.probes: dict[str, Callable[[], Any]] = {}  # values read at each request
+
+    def report(self) -> dict[str, Any]:
+        return {**self.state, **{name: probe() for name, probe in self.probes.items()}}
 
     def set(self, **values: Any) -> None:
         self.state.update(values)
 
 
 def build_app(health: Health) -> Any:
-    """The FastAPI app of `quarry up`; the API backend mounts its routes on it when it exists."""
-    from fastapi import FastAPI, Response
-    from fastapi.responses import JSONResponse
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    """The HTTP API (/api/v1) with /healthz reporting `quarry up`'s own state, /readyz and /metrics."""
+    from quarry_backend.app import create_app
+    from quarry_backend.settings import ApiSettings
 
-    app = FastAPI(title="Quarry", docs_url=None, redoc_url=None)
-
-    @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        return JSONResponse(dict(health.state), status_code=503 if health.failed else 200)
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return app
+    return create_app(ApiSettings(), health=lambda: (health.report(), health.failed))
 
 
 def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
@@ -82,6 +80,7 @@ def run_up(args: argparse.Namespace) -> int:
     from quarry_core.logs import configure_logging
     from quarry_local.controller import ControllerThread
     from quarry_local.settings import LocalSettings
+    from quarry_workers.health import active_embedder
 
     settings = LocalSettings()
     updates = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
@@ -97,6 +96,8 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     health = Health()
+    embedder_kind = os.environ.get("QUARRY_EMBEDDER", "auto")
+    health.probes["embedder"] = lambda: active_embedder(settings.data_dir, embedder_kind)
     server, http_thread = serve(build_app(health), settings.host, settings.port)
     url = f"http://{settings.host}:{settings.port}"
     deadline = time.monotonic() + 10
@@ -105,7 +106,7 @@ def run_up(args: argparse.Namespace) -> int:
     if not server.started:
         print(f"quarry: error: cannot serve on {settings.host}:{settings.port}", file=sys.stderr)
         return 2
-    print(f"quarry up: health and metrics on {url}/healthz and {url}/metrics", flush=True)
+    print(f"quarry up: API on {url}/api/v1 (docs {url}/api/v1/docs), health on {url}/healthz", flush=True)
 
     engine = get_engine(settings)
     upgrade(engine)

@@ -30,6 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from quarry_core.sources import SOURCES
+from quarry_core.tables import FINAL_TABLES as FINAL_TABLES
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -107,7 +110,44 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # May act in every tenant (as an admin of it); set only by `quarry admin create-user`.
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Theme, time zone, default tenant: validated by the API, opaque to the database.
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = created_column()
+
+
+class RefreshToken(Base):
+    """A refresh token, stored as its SHA-256; each use rotates it (the old one is revoked)."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant: Mapped[str] = tenant_column()
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """Every login attempt, so limits hold across API processes (per account and per client)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_attempted_at", "email", "attempted_at"),
+        Index("ix_login_attempts_client_attempted_at", "client", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The tenant of the account when one matched; an attempt may name no account at all.
+    tenant: Mapped[str | None] = mapped_column(String(63))
+    email: Mapped[str] = mapped_column(String(320))
+    client: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    attempted_at: Mapped[datetime] = created_column()
 
 
 class ApiKey(Base):
@@ -151,7 +191,7 @@ class Integration(Base):
     __table_args__ = (
         UniqueConstraint("tenant", "name"),
         UniqueConstraint("id", "tenant"),
-        CheckConstraint("type in ('jira','github')", name="type"),
+        CheckConstraint(f"type in ({','.join(repr(t) for t in SOURCES)})", name="type"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -694,15 +734,3 @@ class VectorDeletion(Base):
     created_at: Mapped[datetime] = created_column()
 
 
-FINAL_TABLES = (
-    "projects",
-    "people",
-    "work_items",
-    "work_item_transitions",
-    "sprints",
-    "repositories",
-    "pull_requests",
-    "pull_request_reviews",
-    "commits",
-    "pull_request_commits",
-)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from base64 import b64encode
@@ -21,7 +23,9 @@ from typing import Any
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
+from prometheus_client import Counter
 
+from quarry_core.db.engine import redact
 from quarry_core.errors import ConfigError, RetriableError
 from quarry_core.queue.base import (
     STAGES,
@@ -34,6 +38,14 @@ from quarry_core.queue.base import (
     retry_queue_name,
 )
 from quarry_core.states import Stage
+
+log = logging.getLogger(__name__)
+
+DEPTH_READ_ERRORS = Counter(
+    "quarry_queue_depth_read_errors_total",
+    "Failed reads of a queue's depth (unacked count from the RabbitMQ management API)",
+    ["queue"],
+)
 
 ATTEMPT_HEADER = "x-quarry-attempt"
 # Quorum queues dead-letter at most once by default: a message expiring from the retry queue, or
@@ -265,7 +277,11 @@ class RabbitQueue(QueueBackend):
         return int(frame.method.message_count)
 
     def _unacked(self, name: str) -> int:
-        """Unacked count from the management API (AMQP cannot tell it); 0 when that is off."""
+        """Unacked count from the management API (AMQP cannot tell it); 0 when none is configured.
+
+        A failed read raises: reading it as 0 would under-count work in progress and scale workers
+        down under load, while a failed read lets the scaler hold, then fall back (KEDA's fallback).
+        """
         if not self.management_url:
             return 0
         parts = urllib.parse.urlsplit(self.url)
@@ -280,9 +296,17 @@ class RabbitQueue(QueueBackend):
         try:
             with urllib.request.urlopen(request, timeout=2) as resp:
                 data = json.load(resp)
-        except OSError:
-            return 0
-        return int(data.get("messages_unacknowledged", 0) or 0)
+            return int(data.get("messages_unacknowledged", 0) or 0)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:  # not declared yet, as the passive AMQP count reads it
+                return 0
+            failure: Exception = exc
+        except (OSError, ValueError, AttributeError) as exc:
+            failure = exc
+        DEPTH_READ_ERRORS.labels(name).inc()
+        shown = redact(self.management_url)
+        log.warning("cannot read the unacked count of %s from %s: %s", name, shown, failure)
+        raise QueueReadError(f"unacked count of {name} unreadable from the management API: {failure}")
 
     def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]:
         """Read without removing: get each, then requeue them all on a channel we close."""
@@ -327,6 +351,10 @@ class RabbitQueue(QueueBackend):
         if self._conn.is_open:
             with contextlib.suppress(pika.exceptions.AMQPError):
                 self._conn.close()
+
+
+class QueueReadError(RetriableError):
+    """A queue's depth could not be read; the scaler counts it toward its fallback."""
 
 
 def _carry_headers(headers: dict[str, Any]) -> dict[str, Any]:

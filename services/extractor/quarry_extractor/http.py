@@ -7,7 +7,6 @@ and through the stop event so SIGTERM does not sit out a long rate-limit wait.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import random
@@ -18,17 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from quarry_core.errors import FatalError, QuarryError, RetriableError
+from quarry_core.sources import RateLimitStyle, Source
 
 log = logging.getLogger(__name__)
 
-Flavor = Literal["jira", "github"]
 WaitHook = Callable[[str | None, datetime | None], None]
-NAMES: dict[str, str] = {"jira": "Jira", "github": "GitHub"}
 
 
 class Interrupted(QuarryError):
@@ -160,13 +158,14 @@ def graphql_rate_limited(body: Any) -> bool:
 
 
 def classify(
-    flavor: Flavor, status: int, headers: Mapping[str, str], body: Any, now: float, *, secondary_wait: float
+    source: Source, status: int, headers: Mapping[str, str], body: Any, now: float, *, secondary_wait: float
 ) -> Verdict:
     """What to do with one response. `headers` has lower-case names."""
-    name = NAMES[flavor]
+    name = source.title
+    github_style = source.rate_limits is RateLimitStyle.GITHUB
     message = server_message(body)
     if status in (200, 201, 204, 304):
-        if flavor == "github" and graphql_rate_limited(body):
+        if github_style and graphql_rate_limited(body):
             return Verdict(
                 Action.LIMITED, "rate limited by GitHub GraphQL", github_reset_wait(headers, now) or 60.0
             )
@@ -178,7 +177,7 @@ def classify(
             f"{name} rejected the credentials (HTTP 401{': ' + message if message else ''}); "
             "check the token (and email) in the Integration's credentials secret",
         )
-    if flavor == "github" and status in (403, 429):
+    if github_style and status in (403, 429):
         if headers.get("x-ratelimit-remaining") == "0":
             return Verdict(
                 Action.LIMITED,
@@ -218,17 +217,6 @@ class Budget(Protocol):
     def limit(self) -> int: ...
 
 
-def auth_headers(flavor: Flavor, credentials: Mapping[str, str]) -> dict[str, str]:
-    """Basic email:token for Jira when an email is given, Bearer otherwise."""
-    token = credentials.get("token") or credentials.get("api_token") or credentials.get("apiToken")
-    if not token:
-        raise FatalError("the credentials secret has no `token` key")
-    email = credentials.get("email")
-    if flavor == "jira" and email:
-        return {"Authorization": "Basic " + base64.b64encode(f"{email}:{token}".encode()).decode()}
-    return {"Authorization": f"Bearer {token}"}
-
-
 @dataclass
 class RetryPolicy:
     max_attempts: int = 8
@@ -245,9 +233,9 @@ class HttpClient:
 
     def __init__(
         self,
-        flavor: Flavor,
+        source: Source,
         base_url: str,
-        credentials: Mapping[str, str],
+        auth: Mapping[str, str],
         policy: RetryPolicy,
         *,
         budget: Budget | None = None,
@@ -255,7 +243,7 @@ class HttpClient:
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.flavor = flavor
+        self.source = source
         self.base_url = base_url.rstrip("/")
         self.policy = policy
         self.budget = budget
@@ -269,14 +257,7 @@ class HttpClient:
         # instead of earning the same (or, from Jira, a longer) wait.
         self._not_before = 0.0
         self._halt = threading.Event()
-        headers = {
-            "Accept": "application/json",
-            "User-Agent": "quarry-extractor",
-            **auth_headers(flavor, credentials),
-        }
-        if flavor == "github":
-            headers["Accept"] = "application/vnd.github+json"
-            headers["X-GitHub-Api-Version"] = "2022-11-28"
+        headers = {"Accept": "application/json", **source.headers, "User-Agent": "quarry-extractor", **auth}
         self._client = httpx.Client(headers=headers, timeout=policy.timeout, follow_redirects=True)
 
     def close(self) -> None:
@@ -344,7 +325,7 @@ class HttpClient:
                 failures += 1
                 if failures >= self.policy.max_attempts:
                     raise RetriableError(
-                        f"{NAMES[self.flavor]} unreachable after {failures} tries: {exc!r}"
+                        f"{self.source.title} unreachable after {failures} tries: {exc!r}"
                     ) from exc
                 delay = backoff_delay(
                     failures, self.policy.backoff_base, self.policy.backoff_cap, self.rng.random()
@@ -354,7 +335,7 @@ class HttpClient:
                 continue
             resp = _response(raw)
             verdict = classify(
-                self.flavor,
+                self.source,
                 resp.status,
                 resp.headers,
                 resp.body,

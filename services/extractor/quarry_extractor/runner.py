@@ -15,23 +15,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import runs
+from quarry_core.budget import PgBudget, requests_per_hour
 from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import get_engine, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
 from quarry_core.db.tenancy import run_tenant, tenant_sessions
 from quarry_core.errors import FatalError, RetriableError
+from quarry_core.exit_codes import EXIT_FATAL, EXIT_OK, EXIT_RETRY, EXIT_TERMINATED
 from quarry_core.queue.factory import open_queue
+from quarry_core.resources import IntegrationSpec
 from quarry_core.secrets import resolve_credentials
+from quarry_core.sources import get_source
+from quarry_core.sources.auth import auth_headers
 from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase
-from quarry_extractor.budget import PgBudget
+from quarry_extractor.connectors import ConnectorRequest, build_connector
 from quarry_extractor.fetcher import Fetcher
-from quarry_extractor.github import GithubConnector, GithubOptions, repo_names
 from quarry_extractor.http import HttpClient, Interrupted, RetryPolicy
-from quarry_extractor.jira import JiraConnector, JiraOptions
 from quarry_extractor.raw_store import RawPage, last_page, save_checkpoint
 from quarry_extractor.settings import ExtractorSettings
 from quarry_extractor.streams import Connector, WorkItem, flatten_cursors, nest_cursors, split_cursor_key
@@ -39,7 +43,6 @@ from quarry_extractor.writer import Entry, PageWriter, Snapshot, WriterError
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_RETRY, EXIT_FATAL, EXIT_TERMINATED = 0, 1, 3, 143
 PHASE_CHECK_SECONDS = 0.5  # how soon a cancelled run stops fetching, at one query per interval
 
 
@@ -72,51 +75,11 @@ def committed_cursors(session: Session, integration_id: int) -> dict[str, dict[s
     return {f"{r.scope}:{r.entity}": dict(r.value) for r in rows}
 
 
-def build_connector(
-    spec: dict[str, Any],
-    entities: list[str],
-    mode: str,
-    cursors: dict[str, dict[str, Any]],
-    settings: ExtractorSettings,
-    now_ms: int,
-) -> Connector:
-    scope = spec.get("scope") or {}
-    if spec.get("type") == "jira":
-        projects = [str(p) for p in scope.get("projects") or []]
-        if not projects:
-            raise FatalError("the Jira integration's scope lists no projects")
-        return JiraConnector(
-            JiraOptions(
-                projects=projects,
-                entities=set(entities),
-                mode=mode,
-                cursors=cursors,
-                now_ms=now_ms,
-                page_size=settings.jira_page_size,
-                overlap_ms=settings.overlap_seconds * 1000,
-                changelog_api=settings.jira_changelog_api,
-                sweep_ms=int(settings.jira_sweep_hours * 3_600_000),
-            )
-        )
-    if spec.get("type") == "github":
-        return GithubConnector(
-            GithubOptions(
-                org=scope.get("org"),
-                repos=repo_names(scope),
-                entities=set(entities),
-                mode=mode,
-                cursors=cursors,
-                pr_page_size=settings.github_pr_page_size,
-                overlap_seconds=settings.overlap_seconds,
-            )
-        )
-    raise FatalError(f"unknown integration type {spec.get('type')!r}")
-
-
-def default_entities(kind: str) -> list[str]:
-    if kind == "jira":
-        return ["projects", "issue_types", "statuses", "fields", "boards", "sprints", "issues"]
-    return ["repositories", "pull_requests", "commits"]
+def integration_spec(spec: dict[str, Any]) -> IntegrationSpec:
+    try:
+        return IntegrationSpec.model_validate(spec)
+    except ValidationError as exc:
+        raise FatalError(f"the Integration's spec is invalid: {exc}") from exc
 
 
 class Extraction:
@@ -191,7 +154,7 @@ class Extraction:
             spec = dict(integration.spec)
             kind = str(spec.get("type") or integration.type)
             spec["type"] = kind
-            entities = list(run.entities or ctx.job.spec.get("entities") or default_entities(kind))
+            entities = list(run.entities or ctx.job.spec.get("entities") or get_source(kind).entities)
             secret = ((spec.get("credentials") or {}).get("secretRef") or {}).get("name")
             if not secret:
                 raise FatalError(
@@ -203,21 +166,23 @@ class Extraction:
             checkpoint = Checkpoint.from_json(dict(run.checkpoint or {}))
             candidate: dict[str, Any] = flatten_cursors(run.candidate_cursors or {})
         now_ms = int(time.time() * 1000)
-        connector = build_connector(spec, entities, mode, cursors, self.settings, now_ms)
-        base_url = spec.get("baseUrl") or ("https://api.github.com" if kind == "github" else None)
+        connector = build_connector(
+            kind, ConnectorRequest(spec.get("scope") or {}, entities, mode, cursors, self.settings, now_ms)
+        )
+        auth = auth_headers(integration_spec(spec), credentials)
+        source = get_source(kind)
+        base_url = spec.get("baseUrl") or source.default_base_url
         if not base_url:
             raise FatalError("the Integration has no baseUrl")
-        limit = int(
-            (spec.get("budget") or {}).get("requestsPerHour") or self.settings.default_requests_per_hour
-        )
+        limit = requests_per_hour(spec, self.settings.default_requests_per_hour)
         self.budget = PgBudget(
             self.engine, tenant, integration_id, limit, self.settings.budget_window_seconds
         )
         s_ = self.settings
         self.http = HttpClient(
-            "jira" if kind == "jira" else "github",
+            source,
             str(base_url),
-            credentials,
+            auth,
             RetryPolicy(
                 max_attempts=s_.max_attempts,
                 max_rate_limit_waits=s_.max_rate_limit_waits,

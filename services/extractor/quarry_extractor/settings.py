@@ -37,18 +37,6 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_GITHUB_SECONDARY_WAIT_SECONDS",
         description="Wait after a secondary rate limit without retry-after (GitHub asks for >= 60 s).",
     )
-    default_requests_per_hour: int = Field(
-        default=10_000,
-        ge=1,
-        validation_alias="QUARRY_DEFAULT_REQUESTS_PER_HOUR",
-        description="Budget of an Integration whose spec sets none.",
-    )
-    budget_window_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        validation_alias="QUARRY_BUDGET_WINDOW_SECONDS",
-        description="Length of the budget's sliding window (an hour; tests shorten it).",
-    )
     overlap_seconds: int = Field(
         default=300,
         ge=0,

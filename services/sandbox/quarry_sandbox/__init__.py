@@ -4,11 +4,10 @@ from .faults import FaultConfig
 from .github_data import GithubDataset
 from .github_server import GithubConfig, GithubServer
 from .http import Counters, SandboxServer
-from .jira_data import DEVLAKE_DIR, JiraDataset
+from .jira_data import JiraDataset
 from .jira_server import JiraConfig, JiraServer
 
 __all__ = [
-    "DEVLAKE_DIR",
     "Counters",
     "FaultConfig",
     "GithubConfig",

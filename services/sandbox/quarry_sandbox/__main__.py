@@ -2,7 +2,8 @@
 
     python -m quarry_sandbox jira --port 8081 --issues 5000 --seed 1
     python -m quarry_sandbox github --port 8082 --repos 3 --pulls 500
-    python -m quarry_sandbox jira --fixtures            # serve the devlake recordings
+    python -m quarry_sandbox jira --fixtures DIR        # serve the devlake recordings in DIR
+    python -m quarry_sandbox jira --fixtures            # ... in $QUARRY_FIXTURES_DIR
 
 The first line on stdout is the base URL (so a parent process can read it when ``--port 0``).
 """
@@ -19,7 +20,7 @@ from .faults import FaultConfig
 from .github_data import GithubDataset
 from .github_server import GithubConfig, GithubServer
 from .http import SandboxServer
-from .jira_data import DEVLAKE_DIR, JiraDataset
+from .jira_data import FIXTURES_DIR_ENV, JiraDataset, fixtures_dir
 from .jira_server import JiraConfig, JiraServer
 
 
@@ -32,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fixtures",
         nargs="?",
-        const=str(DEVLAKE_DIR),
+        const="",
         default=None,
-        help="serve the devlake fixture items instead of synthetic data",
+        metavar="DIR",
+        help=f"serve the devlake fixture items in DIR (default: ${FIXTURES_DIR_ENV}), not synthetic data",
     )
     jira = parser.add_argument_group("jira")
     jira.add_argument("--issues", type=int, default=1000)
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_server(args: argparse.Namespace) -> SandboxServer:
+    if args.fixtures is not None:
+        args.fixtures = fixtures_dir(args.fixtures or None)
     fc = FaultConfig(
         seed=args.seed,
         rate_429=args.rate_429,
@@ -109,8 +113,12 @@ def make_server(args: argparse.Namespace) -> SandboxServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    server = make_server(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        server = make_server(args)
+    except FileNotFoundError as exc:
+        parser.error(f"fixtures: {exc}")
     server.start()
     print(server.base_url, flush=True)
 

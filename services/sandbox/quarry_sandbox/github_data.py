@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .jira_data import DEVLAKE_DIR, devlake_rows
+from .jira_data import devlake_rows
 
 API = "https://api.github.com"
 WEB = "https://github.com"
@@ -818,7 +818,7 @@ class GithubDataset:
     # ------------------------------------------------------------------ fixtures
 
     @classmethod
-    def from_devlake(cls, path: Path | str = DEVLAKE_DIR) -> GithubDataset:
+    def from_devlake(cls, path: Path | str) -> GithubDataset:
         """Serve the recorded devlake items of ``panjf2000/ants`` (PRs, reviews, PR commits)."""
         root = Path(path) / "github"
         if not root.is_dir():

@@ -1,4 +1,4 @@
-"""Imitation GitHub REST + GraphQL API behaving as /work/shared/API-NOTES.md describes.
+"""Imitation GitHub REST + GraphQL API behaving as the shared API-NOTES.md describes.
 
 REST (``Authorization: token <t>`` or ``Bearer <t>``; ``/repos/{o}/{r}`` and ``/repositories/{id}``
 forms both work, and ``Link`` headers use the ``/repositories/{id}`` form as GitHub does, so

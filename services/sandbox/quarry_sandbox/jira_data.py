@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
 import random
 import re
 import threading
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DEVLAKE_DIR = Path("/work/shared/fixtures/devlake")
+FIXTURES_DIR_ENV = "QUARRY_FIXTURES_DIR"
 DAY_MS = 86_400_000
 EMBEDDED_CHANGELOG_LIMIT = 40
 
@@ -1280,7 +1281,7 @@ class JiraDataset:
     @classmethod
     def from_devlake(
         cls,
-        path: Path | str = DEVLAKE_DIR,
+        path: Path | str,
         *,
         user_timezone: str = "Asia/Shanghai",
         api_user_email: str = "bot@quarry.dev",
@@ -1368,6 +1369,15 @@ def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
         yield from csv.DictReader(itertools.chain([first], lines))
 
 
+def fixtures_dir(path: Path | str | None = None) -> Path:
+    """The devlake fixtures folder: the one given, else ``QUARRY_FIXTURES_DIR``; the product knows no
+    default place (the recordings belong to the test and benchmark set-up, not to Quarry)."""
+    chosen = path if path is not None else os.environ.get(FIXTURES_DIR_ENV)
+    if not chosen:
+        raise FileNotFoundError(f"no devlake fixtures folder: pass one or set {FIXTURES_DIR_ENV}")
+    return Path(chosen)
+
+
 def read_devlake(path: Path) -> Iterable[dict[str, Any]]:
     """The ``data`` items of one devlake raw-table CSV, in file order."""
     for row in _csv_rows(path):
@@ -1380,10 +1390,11 @@ def devlake_rows(path: Path) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "DEVLAKE_DIR",
     "EMBEDDED_CHANGELOG_LIMIT",
+    "FIXTURES_DIR_ENV",
     "JiraDataset",
     "JiraIssue",
+    "fixtures_dir",
     "format_ts",
     "parse_ts",
     "read_devlake",

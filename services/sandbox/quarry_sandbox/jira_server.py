@@ -1,4 +1,4 @@
-"""Imitation Jira Cloud (REST v3 + Agile 1.0) behaving as /work/shared/API-NOTES.md describes.
+"""Imitation Jira Cloud (REST v3 + Agile 1.0) behaving as the shared API-NOTES.md describes.
 
 Endpoints: ``GET|POST /rest/api/3/search/jql`` (token paging, no ``total``), the removed
 ``/rest/api/{2,3}/search`` (410), ``/rest/api/3/issue/{key}``, ``/rest/api/3/issue/{key}/changelog``,

@@ -29,6 +29,7 @@ from sqlalchemy.sql import Executable
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import PullRequest, WorkItem
 from quarry_core.queue.consumer import describe, is_outage
+from quarry_core.tables import EMBEDDED
 from quarry_workers.health import VECTORS, VECTORS_EMBEDDED, VECTORS_PENDING
 from quarry_workers.vectors import (
     VectorRecord,
@@ -69,28 +70,29 @@ def _claim_pull_requests(limit: int, tenant: str | None) -> Executable:
     return stmt.order_by(P.id).limit(limit).with_for_update(skip_locked=True)
 
 
+# What to embed of each table with vectors (the table registry names them; a test keeps them equal).
 SOURCES = (
     Source("work_item", "work_items", _claim_work_items, work_item_record),
     Source("pull_request", "pull_requests", _claim_pull_requests, pull_request_record),
 )
 
 
-_CLAIM_DELETIONS = text(
-    """
-    SELECT d.id, d.tenant, d.integration_id, d.kind, d.key,
-           CASE d.kind
-             WHEN 'work_item' THEN EXISTS (
-               SELECT 1 FROM work_items w WHERE w.tenant = d.tenant
-                 AND w.integration_id = d.integration_id AND w.source_id = d.key)
-             ELSE EXISTS (
-               SELECT 1 FROM pull_requests p WHERE p.tenant = d.tenant
-                 AND p.integration_id = d.integration_id AND p.repository || '#' || p.number = d.key)
-           END AS alive
+def _claim_deletions_sql() -> str:
+    alive = "\n".join(
+        f"""WHEN '{t.vectors.kind}' THEN EXISTS (SELECT 1 FROM {t.name} f WHERE f.tenant = d.tenant
+                 AND f.integration_id = d.integration_id AND {t.vectors.key_sql} = d.key)"""
+        for t in EMBEDDED
+        if t.vectors is not None
+    )
+    return f"""
+    SELECT d.id, d.tenant, d.integration_id, d.kind, d.key, CASE d.kind {alive} END AS alive
     FROM vector_deletions d
     WHERE CAST(:tenant AS text) IS NULL OR d.tenant = :tenant
     ORDER BY d.id LIMIT :n FOR UPDATE OF d SKIP LOCKED
     """
-)
+
+
+_CLAIM_DELETIONS = text(_claim_deletions_sql())
 
 
 def next_backoff(current: float, ceiling: float) -> float:

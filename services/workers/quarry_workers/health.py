@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -42,3 +44,27 @@ def serve(port: int, status: Callable[[], dict[str, Any]]) -> ThreadingHTTPServe
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
     return server
+
+
+EMBEDDER_FILE = "embedder.json"
+
+
+def publish_embedder(data_dir: Path, name: str) -> None:
+    """Record which embedder this embed worker chose, for the /healthz of `quarry up`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    partial = data_dir / f".{EMBEDDER_FILE}.{os.getpid()}"
+    partial.write_text(json.dumps({"embedder": name, "pid": os.getpid()}))
+    partial.replace(data_dir / EMBEDDER_FILE)
+
+
+def active_embedder(data_dir: Path, kind: str) -> str:
+    """The embedder the data directory's embed worker runs: its name, `off`, or `starting` while no
+    live embed worker has chosen yet (the record of a dead one does not count)."""
+    if kind == "off":
+        return "off"
+    try:
+        record = json.loads((data_dir / EMBEDDER_FILE).read_text())
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return "starting"
+    return str(record["embedder"])

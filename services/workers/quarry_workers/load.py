@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from quarry_core.db.models import Base, LoadBatch
 from quarry_core.errors import FatalError
 from quarry_core.messages import LoadMessage
+from quarry_core.tables import FINAL_TABLES, TABLES
 from quarry_workers.derived_batch import MAPPED, TIMES, Plan, Stored, plan_batch
 from quarry_workers.mappings import Mappings
 from quarry_workers.staging import (
@@ -41,24 +42,8 @@ from quarry_workers.staging import (
 SCOPE = ("tenant", "integration_id")
 STAMPED = (*SCOPE, "raw_id")
 STAMPED_SET = frozenset(STAMPED)
-NATURAL_KEYS: dict[str, tuple[str, ...]] = {
-    "projects": ("source_id",),
-    "people": ("source_id",),
-    "work_items": ("source_id",),
-    "work_item_transitions": ("work_item_source_id", "history_id", "item_seq"),
-    "sprints": ("source_id",),
-    "repositories": ("full_name",),
-    "pull_requests": ("repository", "number"),
-    "pull_request_reviews": ("source_id",),
-    "commits": ("repository", "sha"),
-    "pull_request_commits": ("repository", "pr_number", "sha"),
-}
 # Parents first: derived times read work items and transitions loaded in the same batch.
-LOAD_ORDER = tuple(NATURAL_KEYS)
-# Tables whose rows must not go back in time when an older copy arrives late.
-MONOTONIC = frozenset({"work_items", "pull_requests"})
-# Columns some pages do not know (a bulk changelog has no issue key): keep what is there.
-KEEP_IF_NULL: dict[str, frozenset[str]] = {"work_item_transitions": frozenset({"work_item_key"})}
+LOAD_ORDER = FINAL_TABLES
 
 
 @dataclass
@@ -70,7 +55,7 @@ class BatchResult:
 
 
 def table(name: str) -> Table:
-    if name not in NATURAL_KEYS:
+    if name not in TABLES:
         raise FatalError(f"load message names an unknown table {name!r}")
     return Base.metadata.tables[name]
 
@@ -167,11 +152,11 @@ def merge_groups(session: Session, groups: Mapping[Group, Sequence[Filled]]) -> 
         copy_into_staging(session, tbl, grp, rows, lead=lead, own=own, tail=tail)
         sql = merge_sql(
             tbl,
-            SCOPE + NATURAL_KEYS[name],
+            SCOPE + TABLES[name].natural_key,
             [*lead, *own],
             [*lead, *own, *tail],
-            monotonic=name in MONOTONIC,
-            keep_if_null=KEEP_IF_NULL.get(name, frozenset()),
+            never_back_in_time=TABLES[name].never_back_in_time,
+            keep_if_null=TABLES[name].keep_if_null,
         )
         session.execute(text(sql), {"grp": grp})
         sent[name] += len(rows)

@@ -89,6 +89,9 @@ def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
         "vectors": "server" if settings.qdrant_url else "local",
     }
     worker: EmbedWorker | None = None
+    from quarry_workers.health import publish_embedder
+
+    publish_embedder(settings.data_dir, status["embedder"])
     if settings.health_port:
         from quarry_workers.health import serve
 

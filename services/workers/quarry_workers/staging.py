@@ -22,15 +22,11 @@ from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from quarry_core.tables import TABLES
 from quarry_workers.copytext import COPY_OPTIONS, encode_json, is_json, to_csv
 
 # Columns the database fills; never staged.
 SERVER_COLUMNS = frozenset({"id", "loaded_at", "embedded_at"})
-# Columns a vector point is built from: a change re-queues the row for embedding.
-EMBEDDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "work_items": ("key", "title", "description", "type", "status"),
-    "pull_requests": ("title", "body", "state"),
-}
 
 
 def staging_name(name: str) -> str:
@@ -76,7 +72,7 @@ def merge_sql(
     carried: Sequence[str],
     staged: Sequence[str],
     *,
-    monotonic: bool,
+    never_back_in_time: str | None,
     keep_if_null: frozenset[str] = frozenset(),
 ) -> str:
     """The merge of one staged group (`:grp`) into its final table (pure).
@@ -86,8 +82,8 @@ def merge_sql(
     """
     cols = ", ".join(_q(c) for c in staged)
     keys = ", ".join(_q(c) for c in key)
-    newest = monotonic and "updated_at" in carried
-    order = keys + (", updated_at DESC NULLS LAST" if newest else "") + ", _ord DESC"
+    newest = never_back_in_time if never_back_in_time in carried else None
+    order = keys + (f", {_q(newest)} DESC NULLS LAST" if newest else "") + ", _ord DESC"
     sets = [
         f"{_q(c)} = coalesce(EXCLUDED.{_q(c)}, t.{_q(c)})"
         if c in keep_if_null
@@ -95,7 +91,8 @@ def merge_sql(
         for c in carried
         if c not in key
     ]
-    watched = [c for c in EMBEDDED_COLUMNS.get(tbl.name, ()) if c in carried]
+    vectors = TABLES[tbl.name].vectors
+    watched = [c for c in vectors.text_columns if c in carried] if vectors else []
     if watched:
         old = ", ".join(f"t.{_q(c)}" for c in watched)
         new = ", ".join(f"EXCLUDED.{_q(c)}" for c in watched)
@@ -109,10 +106,8 @@ def merge_sql(
         f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
     )
     if newest:
-        sql += (
-            " WHERE EXCLUDED.updated_at IS NULL OR t.updated_at IS NULL"
-            " OR EXCLUDED.updated_at >= t.updated_at"
-        )
+        c = _q(newest)
+        sql += f" WHERE EXCLUDED.{c} IS NULL OR t.{c} IS NULL OR EXCLUDED.{c} >= t.{c}"
     return sql
 
 

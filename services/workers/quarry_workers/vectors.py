@@ -32,6 +32,8 @@ from typing import Any, Protocol
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from quarry_core.tables import EMBEDDED
+
 log = logging.getLogger(__name__)
 
 DIM = 384
@@ -169,7 +171,7 @@ class EmbeddingProgress:
         }
 
 
-EMBEDDED_TABLES = {"work_item": "work_items", "pull_request": "pull_requests"}
+EMBEDDED_TABLES = {t.vectors.kind: t.name for t in EMBEDDED if t.vectors is not None}
 
 
 def embedding_progress(session: Session, tenant: str | None = None) -> EmbeddingProgress:

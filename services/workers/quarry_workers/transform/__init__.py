@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from quarry_workers.mappings import Mappings
 from quarry_workers.transform.common import Records, TransformOptions
+
+
+def _jira(
+    entity: str, response: Any, params: Mapping[str, Any], mappings: Mappings, opts: TransformOptions
+) -> Records:
+    from quarry_workers.transform import jira
+
+    return jira.transform(entity, response, params, mappings, opts)
+
+
+def _github(
+    entity: str, response: Any, params: Mapping[str, Any], mappings: Mappings, opts: TransformOptions
+) -> Records:
+    from quarry_workers.transform import github
+
+    return github.transform(entity, response, params, opts)
+
+
+# One transform per source type of the core's registry (a test checks they agree).
+TRANSFORMS: Mapping[str, Callable[[str, Any, Mapping[str, Any], Mappings, TransformOptions], Records]] = {
+    "jira": _jira,
+    "github": _github,
+}
 
 
 def transform_page(
@@ -18,16 +41,10 @@ def transform_page(
     options: TransformOptions | None = None,
 ) -> Records:
     """Dispatch on the integration type; unknown entities produce no rows (kept raw only)."""
-    opts = options or TransformOptions()
-    if source == "jira":
-        from quarry_workers.transform import jira
-
-        return jira.transform(entity, response, params, mappings, opts)
-    if source == "github":
-        from quarry_workers.transform import github
-
-        return github.transform(entity, response, params, opts)
-    return {}
+    transform = TRANSFORMS.get(source)
+    if transform is None:
+        return {}
+    return transform(entity, response, params, mappings, options or TransformOptions())
 
 
-__all__ = ["Records", "TransformOptions", "transform_page"]
+__all__ = ["TRANSFORMS", "Records", "TransformOptions", "transform_page"]

@@ -1,7 +1,7 @@
 """row-level security: every tenant-owned table is bound to the acting tenant
 
 Revision ID: 0003_rls
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-30
 
 Every table with a `tenant` column (found at migration time, so tables added by earlier
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_rls"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,8 @@
 """The per-integration request budget (requests per hour), never exceeded, shared across processes.
 
+Every request to a source counts: the extract runs' and the Integration checks' (local controller
+and operator).
+
 The accounting lives in PostgreSQL (`request_budget_grants`): a process takes a small block of
 requests under an advisory lock of its integration, checked against a sliding window of grants,
 spends the block in memory, and hands back what it did not use when it stops. A block counts in
@@ -9,7 +12,8 @@ full until returned, so the budget is an upper bound even with two extract proce
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -37,9 +41,27 @@ def block_size(limit: int) -> int:
     return max(1, min(50, limit // 100))
 
 
+def requests_per_hour(spec: Mapping[str, Any], default: int) -> int:
+    """The budget of an Integration spec document (camelCase, as stored)."""
+    return int((spec.get("budget") or {}).get("requestsPerHour") or default)
+
+
+def take_one_request(
+    engine: Engine, tenant: str, integration_id: int, limit: int, window_seconds: float
+) -> float:
+    """Reserve a single request (an Integration check): 0 when granted, else seconds to wait."""
+    return PgBudget(engine, tenant, integration_id, limit, window_seconds, block=1).reserve()
+
+
 class PgBudget:
     def __init__(
-        self, engine: Engine, tenant: str, integration_id: int, limit: int, window_seconds: float = 3600.0
+        self,
+        engine: Engine,
+        tenant: str,
+        integration_id: int,
+        limit: int,
+        window_seconds: float = 3600.0,
+        block: int | None = None,
     ) -> None:
         self.engine = engine
         self.tenant = tenant
@@ -49,7 +71,7 @@ class PgBudget:
         # sent ahead on several threads); the margin keeps the requests themselves, not just the
         # grants, within the budget of any window.
         self.window = window_seconds * 1.05 + 0.25
-        self.block = block_size(limit)
+        self.block = block or block_size(limit)
         self._available = 0
         self._grant_id: int | None = None
         self._lock = threading.Lock()

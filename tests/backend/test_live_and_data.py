@@ -1,0 +1,141 @@
+"""Data endpoints (paging, lineage, flow), queues and dead letters, and the live WebSocket."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from quarry_core import store
+from quarry_core.db.models import DeadLetter, QueueMessage, WorkItem
+from quarry_core.runs import add_counts, set_phase
+from quarry_core.states import RunPhase
+from tests.backend.conftest import Tenant, seed
+
+
+def test_work_items_filter_sort_and_keyset_paging(client: TestClient, acme: Tenant, engine: Engine) -> None:
+    seeded = seed(engine, client, acme)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        integration = store.get_integration(session, acme.name, "acme-jira")
+        for i in range(2, 7):
+            session.add(
+                WorkItem(
+                    tenant=acme.name,
+                    integration_id=integration.id,
+                    source_id=str(10000 + i),
+                    key=f"ENG-{i}",
+                    title=f"Item {i}",
+                    type="Bug" if i % 2 else "Story",
+                    status="Done",
+                    updated_at=now - timedelta(hours=i),
+                    resolved_at=now - timedelta(days=i),
+                    cycle_time_seconds=3600.0 * i,
+                    lead_time_seconds=7200.0 * i,
+                )
+            )
+        session.commit()
+    h = acme.headers("viewer")
+    seen, cursor = [], None
+    while True:
+        url = "/api/v1/work-items?sort=updated&order=desc&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers=h).json()
+        seen += [i["key"] for i in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == ["ENG-2", "ENG-3", "ENG-4", "ENG-5", "ENG-6", "ENG-1"]  # ENG-1 has no updated_at
+    keys = [
+        i["key"]
+        for i in client.get("/api/v1/work-items?sort=key&order=asc&type=Bug", headers=h).json()["items"]
+    ]
+    assert keys == ["ENG-3", "ENG-5"]
+    assert [i["key"] for i in client.get("/api/v1/work-items?q=item%204", headers=h).json()["items"]] == [
+        "ENG-4"
+    ]
+    lineage = client.get(f"/api/v1/work-items/{seeded.work_item_id}/lineage", headers=h).json()
+    assert lineage["rawPage"]["id"] == seeded.raw_id and lineage["run"]["id"] == seeded.run_id
+    assert lineage["naturalKey"]["key"] == "ENG-1"
+    pr = client.get(f"/api/v1/pull-requests/{seeded.pull_request_id}/lineage", headers=h).json()
+    assert pr["naturalKey"] == {
+        "integrationId": pr["naturalKey"]["integrationId"],
+        "repository": "acme/api",
+        "number": 7,
+    }
+    assert (
+        client.get("/api/v1/pull-requests?repository=acme/api", headers=h).json()["items"][0]["number"] == 7
+    )
+    weeks = client.get("/api/v1/insights/flow?weeks=4", headers=h).json()["weeks"]
+    assert sum(w["throughput"] for w in weeks) == 5
+    assert all(w["cycleTimeP50Seconds"] > 0 for w in weeks)
+    assert client.get("/api/v1/work-items?cursor=not-a-cursor", headers=h).status_code == 422
+
+
+def test_queues_and_dead_letter_replay_and_discard(
+    client: TestClient, acme: Tenant, engine: Engine, app
+) -> None:  # type: ignore[no-untyped-def]
+    seeded = seed(engine, client, acme)
+    h = acme.headers("editor")
+    queues = client.get("/api/v1/queues", headers=h).json()
+    assert queues["backend"] == "postgresql"
+    assert [q["stage"] for q in queues["queues"]] == ["extract", "transform", "load"]
+    letters = client.get("/api/v1/dead-letters", headers=h).json()
+    assert [(d["id"], d["stage"], d["error"]) for d in letters] == [(seeded.dead_letter_id, "load", "boom")]
+    replayed = client.post(f"/api/v1/dead-letters/{seeded.dead_letter_id}/replay", headers=h)
+    assert replayed.status_code == 200
+    prefix = app.state.settings.queue_prefix
+    with Session(engine) as session:
+        assert session.get(DeadLetter, seeded.dead_letter_id) is None
+        queued = session.scalars(
+            select(QueueMessage.queue).where(QueueMessage.message_id == letters[0]["messageId"])
+        ).all()
+        assert queued == [f"{prefix}.load"]
+        session.add(
+            DeadLetter(
+                tenant=acme.name,
+                queue="quarry.transform.dlq",
+                message_id="m2",
+                body=b"{}",
+                headers={},
+                error="x",
+                attempts=1,
+            )
+        )
+        session.commit()
+    second = client.get("/api/v1/dead-letters?stage=transform", headers=h).json()[0]["id"]
+    assert client.delete(f"/api/v1/dead-letters/{second}", headers=h).status_code == 204
+    assert client.get("/api/v1/dead-letters", headers=h).json() == []
+
+
+def test_websocket_streams_this_tenants_run_progress(
+    client: TestClient, acme: Tenant, other: Tenant, engine: Engine
+) -> None:
+    mine = seed(engine, client, acme)
+    theirs = seed(engine, client, other)
+    with client.websocket_connect("/api/v1/ws") as ws:
+        ws.send_json({"token": acme.tokens["viewer"]})
+        assert ws.receive_json() == {"kind": "subscribed", "tenant": acme.name}
+        started = time.monotonic()
+        with Session(engine) as session:
+            set_phase(session, theirs.run_id, RunPhase.RUNNING)  # another tenant's: never delivered
+            session.commit()
+            set_phase(session, mine.run_id, RunPhase.RUNNING)
+            session.commit()
+            add_counts(session, acme.name, mine.run_id, "issues", loaded=5)
+            session.commit()
+        event = ws.receive_json()
+        assert event["kind"] == "run" and event["runId"] == mine.run_id and event["phase"] == "Running"
+        counters = ws.receive_json()
+        assert counters["kind"] == "counters" and counters["loaded"] == 6 and counters["entity"] == "issues"
+        assert time.monotonic() - started < 1.0
+        assert "tenant" not in event
+
+
+def test_websocket_without_a_valid_token_is_closed(client: TestClient) -> None:
+    with client.websocket_connect(f"/api/v1/ws?token=bad-{uuid.uuid4().hex}") as ws:
+        message = ws.receive()
+        assert message["type"] == "websocket.close" and message["code"] == 4401
