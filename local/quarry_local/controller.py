@@ -686,7 +686,7 @@ def child_environment(settings: LocalSettings) -> dict[str, str]:
 
     env = {"DATABASE_URL": database_url(settings), "QUARRY_DATA_DIR": str(settings.data_dir)}
     if settings.amqp_url:
-        env["AMQP_URL"] = settings.amqp_url
+        env["AMQP_URL"] = settings.amqp_url.get_secret_value()
     env["QUARRY_QUEUE_PREFIX"] = settings.queue_prefix
     return env
 

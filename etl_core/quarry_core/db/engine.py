@@ -27,7 +27,7 @@ def normalise_url(url: str) -> str:
 
 def database_url(settings: CoreSettings) -> str:
     if settings.database_url:
-        return normalise_url(settings.database_url)
+        return normalise_url(settings.database_url.get_secret_value())
     return embedded_database_url(settings.data_dir)
 
 
