@@ -156,6 +156,17 @@ class RabbitQueue(QueueBackend):
             self._channel.queue_declare(name, durable=True, arguments=arguments)
         except pika.exceptions.ChannelClosedByBroker as exc:
             self._channel = self._open_channel()
+            if exc.reply_code == 406 and any(arg in str(exc.reply_text) for arg in _SAFE_DEAD_LETTERING):
+                # A queue declared by an earlier version: it keeps working; the stall sweep fails
+                # the runs whose messages its at-most-once dead-lettering loses.
+                log.warning(
+                    "queue %s was declared without at-least-once dead-lettering; delete it once "
+                    "drained (or use a new QUARRY_QUEUE_PREFIX) to get it",
+                    name,
+                )
+                plain = {k: v for k, v in arguments.items() if k not in _SAFE_DEAD_LETTERING}
+                self._declare(name, plain)
+                return
             if exc.reply_code == 406:
                 raise ConfigError(
                     f"queue {name} exists with other settings ({exc.reply_text}); delete it, or set "
