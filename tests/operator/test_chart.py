@@ -70,9 +70,9 @@ def test_rbac_grants_exactly_the_calls_the_operator_makes_where_it_makes_them() 
 
 def test_extract_pods_have_a_network_policy() -> None:
     [policy] = of_kind(render(), "NetworkPolicy")
+    spec = EtlJobSpec.model_validate({"integrationRef": {"name": "i"}, "entities": ["issues"]})
     job = extract_job(owner=Owner("j", "uid"), tenant="acme", namespace="quarry-system", run_id=1, attempt=1,
-                      spec=EtlJobSpec.model_validate({"integrationRef": {"name": "i"}, "entities": ["x"]}),
-                      config=ExtractPodConfig(image="quarry:test", config_secret="quarry-config"))
+                      spec=spec, config=ExtractPodConfig(image="quarry:test", config_secret="quarry-config"))
     pod_labels = job["spec"]["template"]["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["ingress"] == []

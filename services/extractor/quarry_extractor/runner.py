@@ -191,6 +191,7 @@ class Extraction:
                 backoff_cap=s_.backoff_cap_seconds,
                 secondary_wait=s_.github_secondary_wait_seconds,
                 timeout=s_.http_timeout_seconds,
+                max_response_bytes=s_.max_response_bytes,
             ),
             budget=self.budget,
             on_wait=self.on_wait,
