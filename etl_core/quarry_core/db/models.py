@@ -349,6 +349,10 @@ class RawExtractionData(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[Any] = mapped_column(JSONB)
+    # Set only when jsonb refused the body (NUL, a lone UTF-16 surrogate): `response` then holds
+    # the sanitised page, these the bytes as received and {"nul": n, "lone_surrogate": n}.
+    response_received: Mapped[bytes | None] = mapped_column(LargeBinary)
+    substitutions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     fetched_at: Mapped[datetime] = created_column()
     transformed_at: Mapped[datetime | None]
