@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import RawExtractionData, WorkItem
 from quarry_core.db.tenancy import acting_as
-from quarry_core.messages import TransformMessage
+from quarry_core.messages import MAX_MESSAGE_BYTES, InvalidMessage, TransformMessage, decode
 from quarry_core.states import Stage
 from quarry_extractor.raw_store import RawPage, sanitise_page, store_pages
 from tests.workers.conftest import Platform
@@ -71,3 +72,17 @@ def test_a_page_jsonb_refuses_is_kept_as_received_and_its_items_load(platform: P
             select(WorkItem.title).where(WorkItem.tenant == platform.tenant, WorkItem.raw_id == raw_id)
         )
     assert summary == "Crash on emoji \ufffd!"
+
+
+def test_a_page_too_large_for_one_message_fails_its_run_saying_so(platform: Platform) -> None:
+    [issue] = items("jira/_raw_jira_api_issues.csv")[:1]
+    issue["fields"]["summary"] = "x" * (MAX_MESSAGE_BYTES + 1)
+    run_id = platform.start_run("incremental")
+    platform.add_page(run_id, "issues", {"issues": [issue], "isLast": True})
+    platform.finish_extract(run_id)
+    platform.drain()
+    run = platform.run(run_id)
+    assert run.phase == "Failed"
+    assert f"over the {MAX_MESSAGE_BYTES} byte limit of a message" in (run.error or "")
+    with pytest.raises(InvalidMessage, match="byte limit"):
+        decode(TransformMessage, b" " * (MAX_MESSAGE_BYTES + 1))
