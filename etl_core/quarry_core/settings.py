@@ -55,6 +55,12 @@ class CoreSettings(BaseSettings):
     queue_visibility_timeout_seconds: float = Field(
         default=300.0, gt=0, validation_alias="QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS"
     )
+    outage_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        validation_alias="QUARRY_OUTAGE_SECONDS",
+        description="How long a run process waits out a database or broker outage before the attempt ends.",
+    )
     run_stall_seconds: float = Field(
         default=900.0,
         gt=0,
