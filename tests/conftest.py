@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +10,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.services import AMQP_URL, require, temporary_database
+
+# The imitation Jira/GitHub servers listen on 127.0.0.1, a private address Quarry refuses unless
+# the platform allows it (tests/unit/test_egress.py covers the refusal).
+os.environ.setdefault("QUARRY_EGRESS_ALLOW_PRIVATE", "true")
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,12 @@ class CoreSettings(BaseSettings):
     queue_visibility_timeout_seconds: float = Field(
         default=300.0, gt=0, validation_alias="QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS"
     )
+    egress_allow_private: bool = Field(
+        default=False,
+        validation_alias="QUARRY_EGRESS_ALLOW_PRIVATE",
+        description="Allow Integrations on private/loopback addresses (link-local never); quarry up "
+        "turns it on.",
+    )
     outage_seconds: float = Field(
         default=600.0,
         gt=0,

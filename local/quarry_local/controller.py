@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -184,7 +185,7 @@ class Controller:
         engine: Engine,
         supervisor: Supervisor,
         commands: Commands | None = None,
-        checker: Callable[[IntegrationSpec, dict[str, str], float], CheckResult] = check_integration,
+        checker: Callable[[IntegrationSpec, dict[str, str], float], CheckResult] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
@@ -192,7 +193,7 @@ class Controller:
         self.sessions = platform_sessions(engine)
         self.supervisor = supervisor
         self.commands = commands or Commands()
-        self.checker = checker
+        self.checker = checker or partial(check_integration, allow_private=settings.egress_allow_private)
         self.clock = clock
         self.pools = {stage: _Pool() for stage in WORKER_STAGES}
         self.finished_ok: set[int] = set()  # runs whose process exited 0 in this controller's life
@@ -688,6 +689,7 @@ def child_environment(settings: LocalSettings) -> dict[str, str]:
     if settings.amqp_url:
         env["AMQP_URL"] = settings.amqp_url.get_secret_value()
     env["QUARRY_QUEUE_PREFIX"] = settings.queue_prefix
+    env["QUARRY_EGRESS_ALLOW_PRIVATE"] = "true" if settings.egress_allow_private else "false"
     return env
 
 

@@ -52,6 +52,7 @@ class ExtractPodConfig:
     active_deadline_seconds: int | None = None
     service_account: str | None = None
     log_format: str = "json"
+    egress_allow_private: bool = False
 
 
 def _short(value: str, limit: int) -> str:
@@ -158,6 +159,7 @@ def extract_job(
         {"name": "QUARRY_RUN_ID", "value": str(run_id)},
         {"name": "QUARRY_RUN_ATTEMPT", "value": str(attempt)},
         {"name": "QUARRY_LOG_FORMAT", "value": config.log_format},
+        {"name": "QUARRY_EGRESS_ALLOW_PRIVATE", "value": "true" if config.egress_allow_private else "false"},
     ]
     container: dict[str, Any] = {
         "name": EXTRACT_CONTAINER,

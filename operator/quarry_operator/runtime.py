@@ -247,6 +247,7 @@ class Runtime:
             active_deadline_seconds=s.job_active_deadline_seconds,
             service_account=s.extract_service_account,
             log_format=s.log_format if s.log_format == "text" else "json",
+            egress_allow_private=s.egress_allow_private,
         )
 
     def _stop_run(self, namespace: str, etljob: str, run_id: str) -> None:
@@ -354,7 +355,10 @@ class Runtime:
             else:
                 if not self._check_in_budget(namespace, body):
                     return status.phase == IntegrationPhase.READY
-                result = check_integration(spec, credentials, self.settings.integration_check_timeout)
+                result = check_integration(
+                    spec, credentials, self.settings.integration_check_timeout,
+                    allow_private=self.settings.egress_allow_private,
+                )
                 ready, reason, message = result.ready, str(result.reason), result.message
         new = status_after_check(status, ready, reason, message, generation, utcnow())
         doc = new.to_document()

@@ -4,15 +4,20 @@ the Integration's origin, a truncated page is asked again, an oversized one fail
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from quarry_core.errors import FatalError, RetriableError
 from quarry_core.sources import get_source
 from quarry_extractor.http import ApiRequest, HttpClient, RetryPolicy
+from quarry_extractor.runner import EXIT_FATAL, Extraction
+from quarry_sandbox.jira_data import JiraDataset
+from quarry_sandbox.jira_server import JiraServer
+from tests.extractor.conftest import JIRA_CREDS, MakeRun, MakeSettings, jira_spec, run_row
 
 AUTH = {"Authorization": "Bearer s3cr3t-token"}
 
@@ -68,7 +73,11 @@ def elsewhere() -> Iterator[Server]:
 
 def client(base: str, **policy: Any) -> HttpClient:
     return HttpClient(
-        get_source("github"), base, AUTH, RetryPolicy(backoff_base=0.01, backoff_cap=0.02, **policy)
+        get_source("github"),
+        base,
+        AUTH,
+        RetryPolicy(backoff_base=0.01, backoff_cap=0.02, **policy),
+        allow_private=True,
     )
 
 
@@ -108,3 +117,14 @@ def test_an_oversized_response_fails_with_the_limit_named(home: Server) -> None:
     home.routes["/huge"] = [(200, {}, b"[" + b'"x",' * 600 + b'"x"]')]
     with pytest.raises(FatalError, match=r"larger than 1024 bytes .*QUARRY_EXTRACT_MAX_RESPONSE_BYTES"):
         client(home.url, max_response_bytes=1024).send(ApiRequest("GET", "/huge"))
+
+
+def test_a_run_against_a_private_address_fails_when_the_platform_refuses_them(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: Callable[..., JiraServer]
+) -> None:
+    server = jira_factory(JiraDataset.synthetic(5, projects=1, seed=3))
+    run_id = make_run(jira_spec(server, ["P1"]), JIRA_CREDS, entities=["issues"])
+    assert Extraction(make_settings(egress_allow_private=False), run_id).run() == EXIT_FATAL
+    run = run_row(engine, run_id)
+    assert run.phase == "Failed" and "127.0.0.1, a private address" in (run.error or "")
+    assert sum(server.counters.by_status.values()) == 0

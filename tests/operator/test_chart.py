@@ -81,6 +81,12 @@ def test_extract_pods_have_a_network_policy() -> None:
     assert of_kind(render("networkPolicy.enabled=false"), "NetworkPolicy") == []
 
 
+def test_private_egress_is_off_by_default() -> None:
+    [operator] = [d for d in of_kind(render(), "Deployment") if d["metadata"]["name"] == "rel-operator"]
+    env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["QUARRY_EGRESS_ALLOW_PRIVATE"] == "false"
+
+
 def test_watched_namespaces_get_role_bindings_instead_of_cluster_wide_access() -> None:
     cluster_wide = render()
     assert {b["roleRef"]["name"] for b in of_kind(cluster_wide, "ClusterRoleBinding")} == {

@@ -70,6 +70,7 @@ def test_pod_reads_credentials_from_the_mounted_secret_and_connections_by_refere
     assert env["AMQP_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert env["QUARRY_CREDENTIALS_DIR"]["value"] == "/var/run/quarry/credentials"
     assert env["QUARRY_QUEUE_PREFIX"]["value"] == "qa"
+    assert env["QUARRY_EGRESS_ALLOW_PRIVATE"]["value"] == "false"  # the operator's setting
     assert not any("value" in e and "token" in e["value"] for e in container["env"])
     assert container["volumeMounts"] == [
         {"name": "credentials", "mountPath": "/var/run/quarry/credentials", "readOnly": True}]

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from quarry_core.egress import check_destination
 from quarry_core.errors import FatalError, QuarryError, RetriableError
 from quarry_core.sources import RateLimitStyle, Source
 
@@ -272,7 +273,10 @@ class HttpClient:
         on_wait: WaitHook | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        allow_private: bool = False,
     ) -> None:
+        # Every request stays on this origin (see `url`), so checking it once guards them all.
+        check_destination(base_url, allow_private=allow_private)
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.policy = policy

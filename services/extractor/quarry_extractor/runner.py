@@ -204,6 +204,7 @@ class Extraction:
             budget=self.budget,
             on_wait=self.on_wait,
             stop=self.stop,
+            allow_private=s_.egress_allow_private,
         )
         if checkpoint is None:
             checkpoint = Checkpoint(connector.plan())
