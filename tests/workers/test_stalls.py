@@ -72,13 +72,13 @@ def test_a_page_the_queue_dead_letters_fails_its_run(
     run = platform.run(run_id)
     if backend == "pg":
         # The PostgreSQL queue keeps the dead letter's run: the run fails at once, naming it.
-        assert list(failed) == [run_id]
+        assert run_id in failed  # (the sweep spans the shared test database's tenants)
         assert run.phase == "Failed" and "delivery limit exceeded" in (run.error or "")
     else:
-        assert failed == {} and run.phase == "Running"  # within the limit: it may still move
+        assert run_id not in failed and run.phase == "Running"  # within the limit: it may still move
         time.sleep(1.1)
         with session_scope(sweeper) as s:
             failed = fail_stalled_runs(s, datetime.now(UTC), timedelta(seconds=1))
-        assert list(failed) == [run_id]
+        assert run_id in failed
         run = platform.run(run_id)
         assert run.phase == "Failed" and "1 raw page(s) not transformed" in (run.error or "")
