@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +10,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.services import AMQP_URL, require, temporary_database
+
+# The imitation Jira/GitHub servers listen on 127.0.0.1, a private address Quarry refuses unless
+# the platform allows it (tests/unit/test_egress.py covers the refusal).
+os.environ.setdefault("QUARRY_EGRESS_ALLOW_PRIVATE", "true")
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +26,16 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     eng = create_engine(database_url, pool_size=5, max_overflow=10)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def runtime_engine(database_url: str) -> Iterator[Engine]:
+    """Connections as Quarry's processes make them: the RLS-bound runtime role (tests seed as owner)."""
+    from quarry_core.db.tenancy import bind_runtime_role
+
+    eng = bind_runtime_role(create_engine(database_url, pool_size=5, max_overflow=10))
     yield eng
     eng.dispose()
 

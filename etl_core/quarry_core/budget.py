@@ -17,6 +17,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from quarry_core.db.tenancy import acting_as
+from quarry_core.outage import through_outages
+
 
 def plan_grant(
     grants: Sequence[tuple[float, int]], limit: int, window: float, now: float, want: int
@@ -60,8 +63,10 @@ class PgBudget:
         limit: int,
         window_seconds: float = 3600.0,
         block: int | None = None,
+        outage_seconds: float = 0.0,
     ) -> None:
         self.engine = engine
+        self.outage_seconds = outage_seconds
         self.tenant = tenant
         self.integration_id = integration_id
         self._limit = limit
@@ -83,14 +88,26 @@ class PgBudget:
             if self._available > 0:
                 self._available -= 1
                 return 0.0
-            granted, wait, grant_id = self._take(self.block)
+            granted, wait, grant_id = self._take_through_outages()
             if granted == 0:
                 return wait
             self._available, self._grant_id = granted - 1, grant_id
             return 0.0
 
+    def _take_through_outages(self) -> tuple[int, float, int | None]:
+        if self.outage_seconds <= 0:
+            return self._take(self.block)
+        # A grant committed just before the connection died is counted twice: the budget errs
+        # on the side of fewer requests.
+        return through_outages(
+            lambda: self._take(self.block),
+            f"integration {self.integration_id}: request budget",
+            max_seconds=self.outage_seconds,
+        )
+
     def _take(self, want: int) -> tuple[int, float, int | None]:
         with self.engine.begin() as conn:
+            acting_as(conn, self.tenant)
             conn.execute(
                 text("select pg_advisory_xact_lock(7263013, CAST(:i AS integer))"),
                 {"i": self.integration_id % 2**31},
@@ -130,6 +147,7 @@ class PgBudget:
             if self._grant_id is None or self._available <= 0:
                 return
             with self.engine.begin() as conn:
+                acting_as(conn, self.tenant)
                 conn.execute(
                     text("update request_budget_grants set requests = requests - :n where id = :id"),
                     {"n": self._available, "id": self._grant_id},

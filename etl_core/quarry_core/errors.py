@@ -17,3 +17,7 @@ class RetriableError(QuarryError):
 
 class FatalError(QuarryError):
     """Retrying cannot help (bad credentials, invalid data): fail or dead-letter at once."""
+
+
+class Discard(QuarryError):
+    """Nothing can or should be done with this message ever (its run is gone): ack and drop it."""

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from quarry_core.egress import EgressRefused, check_destination
 from quarry_core.reconcile import IntegrationView
 from quarry_core.resources import (
     ConditionType,
@@ -35,6 +36,7 @@ class CheckReason(StrEnum):
     AUTH_FAILED = "AuthFailed"
     UNREACHABLE = "Unreachable"
     NOT_FOUND = "NotFound"
+    REFUSED = "EgressRefused"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ def _scrub(text: str, credentials: dict[str, str]) -> str:
     return text
 
 
+def _installation_token(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "not accessible by integration" in str(body.get("message", "")).lower()
+
+
 def _identity(spec: IntegrationSpec, response: httpx.Response) -> str | None:
     """Who the credentials belong to, from a successful answer; None if it is not the expected API."""
     try:
@@ -98,6 +108,8 @@ def _identity(spec: IntegrationSpec, response: httpx.Response) -> str | None:
         return None
     if not isinstance(body, dict):
         return None
+    if isinstance(body.get("repositories"), list) and "total_count" in body:
+        return f"an app installation with access to {body['total_count']} repositories"
     name = next((body[f] for f in get_source(spec.type).identity_fields if body.get(f)), None)
     return str(name) if name else None
 
@@ -131,18 +143,32 @@ def check_integration(
     credentials: dict[str, str],
     timeout: float = 10,
     transport: httpx.BaseTransport | None = None,
+    *,
+    allow_private: bool = False,
 ) -> CheckResult:
-    """Probe the source once with the integration's credentials; never raises for network errors."""
+    """Probe the source once with the integration's credentials; never raises for network errors.
+
+    Redirects are not followed (they could lead the credentials elsewhere): baseUrl must be the
+    API's own URL.
+    """
     try:
         auth = auth_headers(spec, credentials)
     except MissingCredential as exc:
         return CheckResult(False, CheckReason.AUTH_FAILED, str(exc))
     url = probe_url(spec)
+    try:
+        check_destination(url, allow_private=allow_private)
+    except EgressRefused as exc:
+        return CheckResult(False, CheckReason.REFUSED, str(exc))
     headers = {"Accept": "application/json", **get_source(spec.type).headers, **auth}
     headers["User-Agent"] = "quarry-check"
     try:
-        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client:
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
             response = client.get(url, headers=headers)
+            alt = get_source(spec.type).installation_probe_path
+            if alt and response.status_code == 403 and _installation_token(response):
+                # An App installation token may not ask who it is; what it may read proves it.
+                response = client.get(spec.base_url.rstrip("/") + alt, headers=headers)
     except httpx.TimeoutException:
         message = f"{_shown_url(url)} did not answer within {timeout:g}s"
         return CheckResult(False, CheckReason.UNREACHABLE, message)

@@ -162,12 +162,24 @@ def validate_manifest(doc: Any, default_namespace: str = "default") -> Manifest:
         raise ManifestError(f"{label}: " + "; ".join(_pydantic_messages(e))) from None
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, without the offending line: in a Secret it is the token itself."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return type(error).__name__
+    parts = [
+        f"{what} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else what
+        for what, mark in ((error.context, error.context_mark), (error.problem, error.problem_mark))
+        if what
+    ]
+    return "; ".join(parts) or "syntax error"
+
+
 def load_manifests(text: str, default_namespace: str = "default") -> list[Manifest]:
     """Every manifest of a (multi-document) YAML text, in order; a `kind: List` is flattened."""
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as e:
-        raise ManifestError(f"not valid YAML: {e}") from None
+        raise ManifestError(f"not valid YAML: {yaml_problem(e)}") from None
     manifests: list[Manifest] = []
     for doc in docs:
         items = doc.get("items") if isinstance(doc, Mapping) and doc.get("kind") == "List" else [doc]

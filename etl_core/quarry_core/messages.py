@@ -16,6 +16,13 @@ from quarry_core.errors import FatalError
 
 M = TypeVar("M", bound="Message")
 
+# RabbitMQ 4 refuses messages over 16 MiB by default; staying below it keeps both backends alike.
+MAX_MESSAGE_BYTES = 8 << 20
+
+
+class MessageTooLarge(FatalError):
+    """A message over MAX_MESSAGE_BYTES: never published, never decoded."""
+
 
 def _new_id() -> str:
     return uuid.uuid4().hex
@@ -35,7 +42,13 @@ class Message(BaseModel):
     created_at: datetime = Field(default_factory=_now)
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        body = self.model_dump_json().encode()
+        if len(body) > MAX_MESSAGE_BYTES:
+            raise MessageTooLarge(
+                f"{type(self).__name__} {self.message_id} of run {self.run_id} is {len(body)} bytes, "
+                f"over the {MAX_MESSAGE_BYTES} byte limit of a message"
+            )
+        return body
 
 
 class ExtractMessage(Message):
@@ -77,6 +90,8 @@ class InvalidMessage(FatalError):
 
 
 def decode(model: type[M], body: bytes) -> M:
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage(f"a message of {len(body)} bytes is over the {MAX_MESSAGE_BYTES} byte limit")
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

@@ -24,7 +24,7 @@ from quarry_core.settings import CoreSettings
 def secret_key(settings: CoreSettings) -> bytes:
     """QUARRY_SECRET_KEY, or a key generated once under the data directory (mode 0600)."""
     if settings.secret_key:
-        return settings.secret_key.encode()
+        return settings.secret_key.get_secret_value().encode()
     path = settings.data_dir / "secret.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def reveal(value: SecretStr | None) -> str | None:
+    """The secret's text, for the one place that connects with it."""
+    return value.get_secret_value() if value is not None else None
 
 
 def default_data_dir() -> Path:
@@ -20,12 +25,13 @@ def default_data_dir() -> Path:
 class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    database_url: str | None = Field(
+    # URLs and keys that may hold credentials are SecretStr: never shown by repr, logs or /healthz.
+    database_url: SecretStr | None = Field(
         default=None,
         validation_alias="DATABASE_URL",
         description="PostgreSQL URL; unset means an embedded PostgreSQL under the data directory.",
     )
-    amqp_url: str | None = Field(
+    amqp_url: SecretStr | None = Field(
         default=None,
         validation_alias="AMQP_URL",
         description="RabbitMQ URL; unset means the PostgreSQL-backed queue.",
@@ -49,7 +55,25 @@ class CoreSettings(BaseSettings):
     queue_visibility_timeout_seconds: float = Field(
         default=300.0, gt=0, validation_alias="QUARRY_QUEUE_VISIBILITY_TIMEOUT_SECONDS"
     )
-    rabbitmq_management_url: str | None = Field(
+    egress_allow_private: bool = Field(
+        default=False,
+        validation_alias="QUARRY_EGRESS_ALLOW_PRIVATE",
+        description="Allow Integrations on private/loopback addresses (link-local never); quarry up "
+        "turns it on.",
+    )
+    outage_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        validation_alias="QUARRY_OUTAGE_SECONDS",
+        description="How long a run process waits out a database or broker outage before the attempt ends.",
+    )
+    run_stall_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias="QUARRY_RUN_STALL_SECONDS",
+        description="A run whose pages have not moved for this long after extraction ends fails.",
+    )
+    rabbitmq_management_url: SecretStr | None = Field(
         default=None,
         validation_alias="RABBITMQ_MANAGEMENT_URL",
         description="Management API for ready+unacked depth; derived from AMQP_URL (port 15672) if unset.",
@@ -74,7 +98,7 @@ class CoreSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", validation_alias="QUARRY_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="QUARRY_LOG_FORMAT")
-    secret_key: str | None = Field(
+    secret_key: SecretStr | None = Field(
         default=None,
         validation_alias="QUARRY_SECRET_KEY",
         description="Key that encrypts stored secrets; generated under the data directory if unset.",

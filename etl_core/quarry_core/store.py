@@ -22,9 +22,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from quarry_core.db.engine import get_engine, session_factory
+from quarry_core.db.engine import get_engine
 from quarry_core.db.migrate import current_revision, head_revision, upgrade
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret, Tenant
+from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import FatalError
 from quarry_core.manifests import load_manifests
 from quarry_core.reconcile import CancelRun
@@ -221,7 +222,7 @@ def connect(settings: CoreSettings) -> sessionmaker[Session]:
     engine = get_engine(settings)
     if current_revision(engine) != head_revision():
         upgrade(engine)
-    return session_factory(engine)
+    return platform_sessions(engine)
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -31,8 +32,9 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
 from quarry_core.budget import requests_per_hour, take_one_request
-from quarry_core.db.engine import session_factory, session_scope
+from quarry_core.db.engine import session_scope
 from quarry_core.db.models import EtlJob, EtlRun, Integration, Secret
+from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import FatalError
 from quarry_core.exit_codes import EXIT_FATAL
 from quarry_core.integration_check import CheckResult, check_integration, status_after_check, view_of
@@ -70,6 +72,7 @@ from quarry_core.run_actions import (
 )
 from quarry_core.scaling import QueueObservation, ScalerState, decide_replicas, worker_status
 from quarry_core.secrets import resolve_credentials
+from quarry_core.stalls import fail_stalled_runs
 from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, RunPhase, RunTrigger, Stage
 from quarry_core.store import NOTIFY_CHANNEL
 from quarry_local.processes import QUARRY, Child, Supervisor, describe_exit
@@ -182,15 +185,15 @@ class Controller:
         engine: Engine,
         supervisor: Supervisor,
         commands: Commands | None = None,
-        checker: Callable[[IntegrationSpec, dict[str, str], float], CheckResult] = check_integration,
+        checker: Callable[[IntegrationSpec, dict[str, str], float], CheckResult] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.sessions = session_factory(engine)
+        self.sessions = platform_sessions(engine)
         self.supervisor = supervisor
         self.commands = commands or Commands()
-        self.checker = checker
+        self.checker = checker or partial(check_integration, allow_private=settings.egress_allow_private)
         self.clock = clock
         self.pools = {stage: _Pool() for stage in WORKER_STAGES}
         self.finished_ok: set[int] = set()  # runs whose process exited 0 in this controller's life
@@ -201,6 +204,7 @@ class Controller:
         self._completer = _load_completer()
         self._secrets_seen: dict[int, datetime | None] = {}
         self._embed_restart_after = 0.0
+        self._next_stall_sweep = 0.0
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -321,6 +325,7 @@ class Controller:
         delays += self._reconcile_jobs(now)
         self._ensure_run_processes()
         self._complete_runs()
+        self._fail_stalled_runs(now)
         TICK_SECONDS.observe(time.monotonic() - started)
         return max(min(delays), 0.05)
 
@@ -438,6 +443,17 @@ class Controller:
                     self._completer(session, run_id)
             except Exception:
                 log.exception("completing run %d failed", run_id)
+
+    def _fail_stalled_runs(self, now: datetime) -> None:
+        if time.monotonic() < self._next_stall_sweep:
+            return
+        stall_after = self.settings.run_stall_seconds
+        self._next_stall_sweep = time.monotonic() + min(30.0, stall_after / 4)
+        try:
+            with session_scope(self.sessions) as session:
+                fail_stalled_runs(session, now, timedelta(seconds=stall_after))
+        except Exception:
+            log.exception("the stalled-run sweep failed")
 
     # -- integrations ----------------------------------------------------------------------------
 
@@ -671,8 +687,9 @@ def child_environment(settings: LocalSettings) -> dict[str, str]:
 
     env = {"DATABASE_URL": database_url(settings), "QUARRY_DATA_DIR": str(settings.data_dir)}
     if settings.amqp_url:
-        env["AMQP_URL"] = settings.amqp_url
+        env["AMQP_URL"] = settings.amqp_url.get_secret_value()
     env["QUARRY_QUEUE_PREFIX"] = settings.queue_prefix
+    env["QUARRY_EGRESS_ALLOW_PRIVATE"] = "true" if settings.egress_allow_private else "false"
     return env
 
 

@@ -10,6 +10,9 @@ from quarry_core.settings import CoreSettings
 
 
 class LocalSettings(CoreSettings):
+    # On one machine the sources are often private (a Jira Data Center on the LAN, the imitation
+    # servers of the demo); link-local addresses stay refused.
+    egress_allow_private: bool = Field(default=True, validation_alias="QUARRY_EGRESS_ALLOW_PRIVATE")
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="QUARRY_PORT")
     host: str = Field(default="127.0.0.1", validation_alias="QUARRY_HOST")
     tick_seconds: float = Field(

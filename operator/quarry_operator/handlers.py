@@ -194,9 +194,9 @@ async def extract_job_event(
     if type == "DELETED" or namespace is None or not body.get("status"):
         return
     state = _state(memo)
-    etljob = await asyncio.to_thread(state.runtime.extract_job_changed, namespace, body)
-    if etljob:
-        state.jobs.wake((namespace, etljob))
+    key = await asyncio.to_thread(state.runtime.extract_job_changed, namespace, body)
+    if key:
+        state.jobs.wake(key)
 
 
 # --- Integrations ---------------------------------------------------------------------------
@@ -237,8 +237,12 @@ async def _scale_workers(state: State) -> None:
     """Poll every worker Deployment of the workers namespace; one StageScaler per Deployment."""
     config, runtime = state.settings, state.runtime
     scalers: dict[str, StageScaler] = {}
+    next_stall_sweep = 0.0
     while True:
         started = time.monotonic()
+        if started >= next_stall_sweep:
+            next_stall_sweep = started + min(30.0, config.run_stall_seconds / 4)
+            await _guarded("the stalled-run sweep", asyncio.to_thread(runtime.fail_stalled_runs), logger)
         try:
             deployments = await asyncio.to_thread(
                 runtime.kube.list_deployments, config.workers_namespace, manifests.STAGE_LABEL

@@ -1,7 +1,7 @@
 """Thin, synchronous calls to the Kubernetes API (the official client), returning plain dicts.
 
-Every call the operator makes is here, and `API_CALLS` lists them as RBAC rules; a test checks
-that the chart's Role grants exactly these and that the operator uses nothing else.
+Every call the operator makes is here, and `API_CALLS` lists them as RBAC rules by scope; a test
+checks that the chart's Roles grant exactly these and that the operator uses nothing else.
 """
 
 from __future__ import annotations
@@ -20,40 +20,52 @@ MERGE_PATCH = "application/merge-patch+json"
 ETLJOBS = "etljobs"
 INTEGRATIONS = "integrations"
 
-# (apiGroup, resource, verb) of every request the operator (kopf included) makes.
-KOPF_CALLS: frozenset[tuple[str, str, str]] = frozenset(
+# (apiGroup, resource, verb) of every request the operator (kopf included) makes, by where it
+# makes it. The chart grants each set only where it is needed (tests/operator/test_chart.py).
+Calls = frozenset[tuple[str, str, str]]
+
+# Cluster-scoped: kopf notices CRDs and namespaces (for --namespace globs) appearing and going.
+CLUSTER_CALLS: Calls = frozenset(
     {
-        # kopf watches the resources it has handlers for and patches them (finalizers, annotations).
-        *{(GROUP, r, v) for r in (ETLJOBS, INTEGRATIONS) for v in ("list", "watch", "patch")},
-        ("batch", "jobs", "list"),
-        ("batch", "jobs", "watch"),
-        # kopf reports handler failures as events.
-        ("", "events", "create"),
-        # kopf notices CRDs and namespaces (for --namespace globs) appearing and going.
         ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
         ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
         ("", "namespaces", "list"),
         ("", "namespaces", "watch"),
     }
 )
-OWN_CALLS: frozenset[tuple[str, str, str]] = frozenset(
+# In every watched (tenant) namespace: the custom resources (kopf watches and patches them for
+# finalizers and annotations; the operator reads them and writes their status), the Integration's
+# credentials Secret (read by name, never listed), events kopf posts, and the Job watch kopf keeps
+# in every namespace it serves (extract Jobs themselves exist only in the platform's namespace).
+TENANT_CALLS: Calls = frozenset(
     {
-        (GROUP, ETLJOBS, "get"),
+        *{(GROUP, r, v) for r in (ETLJOBS, INTEGRATIONS) for v in ("get", "list", "watch", "patch")},
         (GROUP, "etljobs/status", "patch"),
-        (GROUP, INTEGRATIONS, "get"),
         (GROUP, "integrations/status", "patch"),
+        ("", "secrets", "get"),
+        ("", "events", "create"),
+        ("batch", "jobs", "list"),
+        ("batch", "jobs", "watch"),
+    }
+)
+# In the platform's (the release's) namespace only: extract Jobs, their pods' termination
+# messages, their per-run credentials Secrets (created, never read back or changed), the shared
+# worker Deployments and the HPAs that may own them.
+PLATFORM_CALLS: Calls = frozenset(
+    {
         ("batch", "jobs", "create"),
         ("batch", "jobs", "delete"),
+        ("batch", "jobs", "list"),
+        ("batch", "jobs", "watch"),
         ("", "pods", "list"),
-        ("", "secrets", "get"),
         ("", "secrets", "create"),
-        ("", "secrets", "patch"),
+        ("", "events", "create"),
         ("apps", "deployments", "list"),
         ("apps", "deployments", "patch"),
         ("autoscaling", "horizontalpodautoscalers", "list"),
     }
 )
-API_CALLS = KOPF_CALLS | OWN_CALLS
+API_CALLS = CLUSTER_CALLS | TENANT_CALLS | PLATFORM_CALLS
 
 
 USER_AGENT = "quarry-operator"
@@ -117,15 +129,16 @@ class Kube:
 
     # --- extract Jobs ---------------------------------------------------------------------
 
-    def create_job(self, namespace: str, body: Mapping[str, Any]) -> bool:
-        """Create the Job; False when it already exists (409: the name is deterministic)."""
+    def create_job(self, namespace: str, body: Mapping[str, Any]) -> str | None:
+        """Create the Job and return its uid; None when it exists already (the name is deterministic)."""
         try:
-            self.batch.create_namespaced_job(namespace, dict(body))  # type: ignore[arg-type]
+            created = self.batch.create_namespaced_job(namespace, dict(body))  # type: ignore[arg-type]
         except ApiException as exc:
             if exc.status == 409:
-                return False
+                return None
             raise
-        return True
+        assert created.metadata is not None
+        return str(created.metadata.uid)
 
     def list_jobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         result = self.batch.list_namespaced_job(namespace, label_selector=selector)
@@ -159,15 +172,13 @@ class Kube:
         # A real API server folds stringData into data on write; emulators may not.
         return data | dict(secret.string_data or {})
 
-    def apply_secret(self, namespace: str, body: Mapping[str, Any]) -> None:
-        """Create the Secret, or merge-patch it when it exists."""
+    def create_secret(self, namespace: str, body: Mapping[str, Any]) -> None:
+        """Create the Secret; one that exists already (an earlier pass made it) is left as it is."""
         try:
             self.core.create_namespaced_secret(namespace, dict(body))  # type: ignore[arg-type]
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            name = body["metadata"]["name"]
-            self.core.patch_namespaced_secret(name, namespace, dict(body), _content_type=MERGE_PATCH)
 
     # --- worker Deployments ---------------------------------------------------------------
 

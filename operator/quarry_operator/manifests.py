@@ -7,10 +7,11 @@ twice answers 409 and never starts a second pod for one attempt.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from quarry_core.resources import API_VERSION, EtlJobSpec, ResourceRequirements
+from quarry_core.resources import EtlJobSpec, ResourceRequirements
 
 MANAGED_BY = "quarry-operator"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -19,32 +20,23 @@ LABEL_ETLJOB = "quarry.dev/etljob"
 LABEL_RUN = "quarry.dev/run"
 LABEL_ATTEMPT = "quarry.dev/attempt"
 ANNOTATION_ETLJOB = "quarry.dev/etljob"
+ANNOTATION_ETLJOB_UID = "quarry.dev/etljob-uid"
+LABEL_TENANT = "quarry.dev/tenant"
 STAGE_LABEL = "quarry.dev/stage"
 """On a worker Deployment: the queue stage (transform|load) whose depth sizes it."""
 
 MAX_NAME = 63  # Job names end up in the pods' job-name label, which is limited to 63
 EXTRACT_CONTAINER = "extract"
 CREDENTIALS_VOLUME = "credentials"
+EXTRACT_UID = 10001
 
 
 @dataclass(frozen=True)
 class Owner:
-    """The EtlJob that owns the objects (its uid makes garbage collection exact)."""
+    """The EtlJob an extract Job is made for (its uid tells a re-created one of the same name apart)."""
 
     name: str
     uid: str
-    api_version: str = API_VERSION
-    kind: str = "EtlJob"
-
-    def reference(self) -> dict[str, Any]:
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "name": self.name,
-            "uid": self.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
 
 
 @dataclass(frozen=True)
@@ -60,6 +52,7 @@ class ExtractPodConfig:
     active_deadline_seconds: int | None = None
     service_account: str | None = None
     log_format: str = "json"
+    egress_allow_private: bool = False
 
 
 def _short(value: str, limit: int) -> str:
@@ -79,10 +72,46 @@ def extract_job_name(etljob: str, run_id: str | int, attempt: int) -> str:
     return _short(etljob, MAX_NAME - len(suffix)) + suffix
 
 
-def job_selector(etljob: str, run_id: str | int | None = None) -> str:
-    """Label selector of the extract Jobs of an EtlJob (or of one of its runs)."""
-    selector = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_ETLJOB}={label_value(etljob)}"
+def job_selector(tenant: str, etljob: str, run_id: str | int | None = None) -> str:
+    """Label selector of the extract Jobs of a tenant's EtlJob (or of one of its runs)."""
+    selector = (
+        f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_TENANT}={label_value(tenant)},"
+        f"{LABEL_ETLJOB}={label_value(etljob)}"
+    )
     return selector if run_id is None else f"{selector},{LABEL_RUN}={run_id}"
+
+
+def credentials_secret_name(job_name: str) -> str:
+    return _short(job_name, MAX_NAME - len("-credentials")) + "-credentials"
+
+
+def foreign_extract_job(
+    namespace: str,
+    meta: Mapping[str, Any],
+    *,
+    platform_namespace: str,
+    run_tenant: str,
+    owner: Owner,
+    run_id: int,
+    attempt: int,
+) -> str | None:
+    """Why this Job may not speak for the run it names (None: it is that run's own extract Job).
+
+    Labels are anyone's to write: a Job outside the platform's namespace (where only the operator
+    creates extract Jobs), or one not made for this tenant's EtlJob, must not fail (or otherwise
+    move) a run by naming it in its labels.
+    """
+    if namespace != platform_namespace:
+        return f"the Job is in namespace {namespace!r}; extract Jobs run in {platform_namespace!r}"
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    tenant = labels.get(LABEL_TENANT)
+    if tenant != label_value(run_tenant):
+        return f"the Job is labelled for tenant {tenant!r}, not {run_tenant!r} of run {run_id}"
+    if meta.get("name") != extract_job_name(owner.name, run_id, attempt):
+        return f"the Job is not named as the extract Job of run {run_id} attempt {attempt}"
+    if annotations.get(ANNOTATION_ETLJOB_UID) != owner.uid:
+        return f"the Job was not made for EtlJob {owner.name!r} (uid {owner.uid})"
+    return None
 
 
 def _resources(spec: ResourceRequirements | None) -> dict[str, Any]:
@@ -95,15 +124,20 @@ def _resources(spec: ResourceRequirements | None) -> dict[str, Any]:
 def extract_job(
     *,
     owner: Owner,
+    tenant: str,
     namespace: str,
     run_id: str | int,
     attempt: int,
     spec: EtlJobSpec,
-    credentials_secret: str,
     config: ExtractPodConfig,
 ) -> dict[str, Any]:
-    """The batch/v1 Job running `quarry extract --run-id RUN` for one attempt of one run.
+    """The batch/v1 Job running `quarry extract --run-id RUN` for one attempt of one tenant's run.
 
+    It runs in the platform's `namespace`, beside the connection Secret it reads, so nothing
+    that grants more than the tenant's own data is ever placed in the tenant's namespace; the
+    tenant's integration credentials reach it through a per-run Secret the Job owns
+    (`run_credentials_secret`). An owner reference cannot cross namespaces: the EtlJob is named
+    in labels and annotations, and the operator deletes the Jobs of a deleted EtlJob itself.
     backoffLimit is 0 because the reconcile core owns retries (with the EtlJob's backoff), and
     each attempt gets a Job of its own so its pod and logs stay inspectable.
     """
@@ -112,6 +146,7 @@ def extract_job(
         "app.kubernetes.io/name": "quarry",
         LABEL_COMPONENT: "extract",
         LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_TENANT: label_value(tenant),
         LABEL_ETLJOB: label_value(owner.name),
         LABEL_RUN: str(run_id),
         LABEL_ATTEMPT: str(attempt),
@@ -124,6 +159,7 @@ def extract_job(
         {"name": "QUARRY_RUN_ID", "value": str(run_id)},
         {"name": "QUARRY_RUN_ATTEMPT", "value": str(attempt)},
         {"name": "QUARRY_LOG_FORMAT", "value": config.log_format},
+        {"name": "QUARRY_EGRESS_ALLOW_PRIVATE", "value": "true" if config.egress_allow_private else "false"},
     ]
     container: dict[str, Any] = {
         "name": EXTRACT_CONTAINER,
@@ -148,11 +184,21 @@ def extract_job(
         container["resources"] = resources
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        # Numeric ids so that runAsNonRoot can be verified; fsGroup makes the mounted credentials
+        # (mode 0440, root-owned otherwise) readable by that user.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": EXTRACT_UID,
+            "runAsGroup": EXTRACT_UID,
+            "fsGroup": EXTRACT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "automountServiceAccountToken": False,
         "containers": [container],
         "volumes": [
             {
                 "name": CREDENTIALS_VOLUME,
-                "secret": {"secretName": credentials_secret, "defaultMode": 0o440},
+                "secret": {"secretName": credentials_secret_name(name), "defaultMode": 0o440},
             }
         ],
     }
@@ -172,36 +218,35 @@ def extract_job(
             "name": name,
             "namespace": namespace,
             "labels": labels,
-            "annotations": {ANNOTATION_ETLJOB: owner.name},
-            "ownerReferences": [owner.reference()],
+            "annotations": {ANNOTATION_ETLJOB: owner.name, ANNOTATION_ETLJOB_UID: owner.uid},
         },
         "spec": job_spec,
+    }
+
+
+def run_credentials_secret(job: Mapping[str, Any], job_uid: str, data: Mapping[str, str]) -> dict[str, Any]:
+    """The tenant's integration credentials for one extract Job, deleted with it (owner reference)."""
+    meta = job["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": credentials_secret_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": {**meta["labels"], LABEL_COMPONENT: "credentials"},
+            "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": job_uid,
+                 "controller": True}
+            ],
+        },
+        "stringData": dict(data),
     }
 
 
 def _secret_env(name: str, secret: str, *, optional: bool) -> dict[str, Any]:
     ref = {"name": secret, "key": name, "optional": optional}
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
-
-
-def config_secret(
-    namespace: str, name: str, *, database_url: str, amqp_url: str | None
-) -> dict[str, Any]:
-    """The copy of the operator's connection settings that extract pods of `namespace` read."""
-    data = {"DATABASE_URL": database_url}
-    if amqp_url:
-        data["AMQP_URL"] = amqp_url
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: "config"},
-        },
-        "stringData": data,
-    }
 
 
 def replicas_patch(replicas: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -22,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core import store
 from quarry_core.budget import requests_per_hour, take_one_request
-from quarry_core.db.engine import get_engine, session_factory, session_scope
+from quarry_core.db.engine import get_engine, session_scope
 from quarry_core.db.models import EtlJob, EtlRun
+from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import ConfigError
 from quarry_core.integration_check import status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
@@ -57,6 +59,7 @@ from quarry_core.run_actions import (
     retry_run,
 )
 from quarry_core.runs import utcnow
+from quarry_core.stalls import fail_stalled_runs
 from quarry_core.states import ACTIVE_RUN_PHASES, IntegrationPhase, JobPhase, RunPhase, Stage
 from quarry_operator import manifests, metrics
 from quarry_operator.k8s import ETLJOBS, INTEGRATIONS, Kube, new_api_client
@@ -78,7 +81,6 @@ class Runtime:
     settings: OperatorSettings
     kube: Kube
     sessions: sessionmaker[Session]
-    _config_secrets: set[str] = field(default_factory=set)
     _published: dict[tuple[str, str, str], tuple[tuple[Any, ...], float]] = field(default_factory=dict)
     _queue: QueueBackend | None = None
     # EtlJobs this operator handles (kopf runs a loop for each); the database may hold other
@@ -90,7 +92,7 @@ class Runtime:
         if not settings.database_url:
             raise ConfigError("DATABASE_URL must be set for the operator (runs live in PostgreSQL)")
         engine = get_engine(settings, pool_size=10)
-        return cls(settings, Kube(new_api_client()), session_factory(engine))
+        return cls(settings, Kube(new_api_client()), platform_sessions(engine))
 
     def close(self) -> None:
         if self._queue is not None:
@@ -197,24 +199,41 @@ class Runtime:
         attempt: int,
     ) -> None:
         owner = manifests.Owner(name=body["metadata"]["name"], uid=body["metadata"]["uid"])
+        platform = self.settings.workers_namespace
         job = manifests.extract_job(
-            owner=owner, namespace=namespace, run_id=run_id, attempt=attempt, spec=spec,
-            credentials_secret=secret, config=self.pod_config(),
+            owner=owner, tenant=namespace, namespace=platform, run_id=run_id, attempt=attempt, spec=spec,
+            config=self.pod_config(),
         )
+        name = job["metadata"]["name"]
         try:
-            self._ensure_config_secret(namespace)
-            created = self.kube.create_job(namespace, job)
+            credentials = self.kube.read_secret(namespace, secret)
+            created: str | None = None
+            if credentials is None:
+                error = f"the credentials Secret {namespace}/{secret} does not exist"
+            else:
+                error = None
+                created = self.kube.create_job(platform, job)
+                uid = created or self._job_uid(platform, namespace, owner.name, run_id, name)
+                self.kube.create_secret(platform, manifests.run_credentials_secret(job, uid, credentials))
         except ApiException as exc:
             if exc.status not in (400, 403, 404, 422):
                 raise  # passing: kopf retries, and the next pass creates the Job
-            error = f"cannot create extract Job {job['metadata']['name']}: HTTP {exc.status} {exc.reason}"
+            error = f"cannot create extract Job {name}: HTTP {exc.status} {exc.reason}"
+        if error is not None:
             logger.error("%s/%s: %s", namespace, owner.name, error)
             with session_scope(self.sessions) as session:
                 report_attempt_failure(session, int(run_id), error)
             return
         if created:
             metrics.EXTRACT_JOBS.labels(namespace).inc()
-            logger.info("%s/%s: extract Job %s created", namespace, owner.name, job["metadata"]["name"])
+            logger.info("%s/%s: extract Job %s/%s created", namespace, owner.name, platform, name)
+
+    def _job_uid(self, platform: str, tenant: str, etljob: str, run_id: str, name: str) -> str:
+        """The uid of an extract Job that exists already (created by an earlier pass)."""
+        for job in self.kube.list_jobs(platform, manifests.job_selector(tenant, etljob, run_id)):
+            if job["metadata"]["name"] == name:
+                return str(job["metadata"]["uid"])
+        raise LookupError(f"extract Job {platform}/{name} vanished while it was being set up")
 
     def pod_config(self) -> manifests.ExtractPodConfig:
         s = self.settings
@@ -228,23 +247,13 @@ class Runtime:
             active_deadline_seconds=s.job_active_deadline_seconds,
             service_account=s.extract_service_account,
             log_format=s.log_format if s.log_format == "text" else "json",
+            egress_allow_private=s.egress_allow_private,
         )
-
-    def _ensure_config_secret(self, namespace: str) -> None:
-        # A secretKeyRef only reaches Secrets of the pod's own namespace.
-        if namespace in self._config_secrets:
-            return
-        assert self.settings.database_url is not None
-        body = manifests.config_secret(
-            namespace, self.settings.config_secret,
-            database_url=self.settings.database_url, amqp_url=self.settings.amqp_url,
-        )
-        self.kube.apply_secret(namespace, body)
-        self._config_secrets.add(namespace)
 
     def _stop_run(self, namespace: str, etljob: str, run_id: str) -> None:
-        for job in self.kube.list_jobs(namespace, manifests.job_selector(etljob, run_id)):
-            if self.kube.delete_job(namespace, job["metadata"]["name"]):
+        platform = self.settings.workers_namespace
+        for job in self.kube.list_jobs(platform, manifests.job_selector(namespace, etljob, run_id)):
+            if self.kube.delete_job(platform, job["metadata"]["name"]):
                 logger.info("%s/%s: extract Job %s deleted", namespace, etljob, job["metadata"]["name"])
 
     def delete_etljob(self, namespace: str, name: str) -> None:
@@ -254,8 +263,9 @@ class Runtime:
         under the same name starts afresh; queued messages of the cancelled runs are discarded by
         the workers when they find their run gone.
         """
-        for job in self.kube.list_jobs(namespace, manifests.job_selector(name)):
-            self.kube.delete_job(namespace, job["metadata"]["name"])
+        platform = self.settings.workers_namespace
+        for job in self.kube.list_jobs(platform, manifests.job_selector(namespace, name)):
+            self.kube.delete_job(platform, job["metadata"]["name"])
         with session_scope(self.sessions) as session:
             row = session.scalar(
                 select(EtlJob).where(EtlJob.tenant == namespace, EtlJob.name == name).with_for_update()
@@ -267,10 +277,10 @@ class Runtime:
                     cancel_run(session, CancelRun(run.id, "Deleted"))
             session.delete(row)
 
-    def extract_job_changed(self, namespace: str, job: Mapping[str, Any]) -> str | None:
+    def extract_job_changed(self, namespace: str, job: Mapping[str, Any]) -> tuple[str, str] | None:
         """A watched extract Job changed; on failure, report the attempt's error to the run.
 
-        Returns the owning EtlJob's name when it should be reconciled now.
+        Returns the owning EtlJob (tenant, name) when it should be reconciled now.
         """
         meta, status = job.get("metadata") or {}, job.get("status") or {}
         labels = meta.get("labels") or {}
@@ -281,21 +291,32 @@ class Runtime:
             return None
         conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
         failed = conditions.get("Failed")
-        if failed is None:
-            return etljob if "Complete" in conditions else None
         with session_scope(self.sessions) as session:
-            run = session.get(EtlRun, run_id, with_for_update=True)
+            run = session.get(EtlRun, run_id, with_for_update=failed is not None)
+            owner = session.get(EtlJob, run.job_id) if run is not None else None
+            if run is None or owner is None or etljob != owner.name:
+                return None
+            foreign = manifests.foreign_extract_job(
+                namespace, meta, platform_namespace=self.settings.workers_namespace, run_tenant=run.tenant,
+                owner=manifests.Owner(owner.name, owner.uid), run_id=run_id, attempt=attempt,
+            )
+            if foreign is not None:
+                logger.warning("Job %s/%s ignored: %s", namespace, meta.get("name"), foreign)
+                return None
+            key = (run.tenant, owner.name)
+            if failed is None:
+                return key if "Complete" in conditions else None
             # Only the current attempt counts, and only once (a replayed event must not extend the backoff).
-            if run is None or run.attempt != attempt or run.attempt_error is not None:
-                return etljob
+            if run.attempt != attempt or run.attempt_error is not None:
+                return key
             if RunPhase(run.phase) not in ACTIVE_RUN_PHASES:
-                return etljob
+                return key
             error = self._pod_error(namespace, meta["name"]) or (
                 f"{failed.get('reason', 'Failed')}: {failed.get('message', 'the extract pod failed')}"
             )
             report_attempt_failure(session, run_id, error)
-        logger.info("%s/%s: run %s attempt %s failed: %s", namespace, etljob, run_id, attempt, error)
-        return etljob
+        logger.info("%s/%s: run %s attempt %s failed: %s", key[0], key[1], run_id, attempt, error)
+        return key
 
     def _pod_error(self, namespace: str, job_name: str) -> str | None:
         """The extract container's termination message (its last log lines on error)."""
@@ -334,7 +355,10 @@ class Runtime:
             else:
                 if not self._check_in_budget(namespace, body):
                     return status.phase == IntegrationPhase.READY
-                result = check_integration(spec, credentials, self.settings.integration_check_timeout)
+                result = check_integration(
+                    spec, credentials, self.settings.integration_check_timeout,
+                    allow_private=self.settings.egress_allow_private,
+                )
                 ready, reason, message = result.ready, str(result.reason), result.message
         new = status_after_check(status, ready, reason, message, generation, utcnow())
         doc = new.to_document()
@@ -379,6 +403,11 @@ class Runtime:
             except ValidationError:
                 continue  # the job's own reconcile reports its invalid spec
         return pools
+
+    def fail_stalled_runs(self) -> dict[int, str]:
+        """Fail runs whose pages stopped moving; their EtlJobs' loops then report it."""
+        with session_scope(self.sessions) as session:
+            return fail_stalled_runs(session, utcnow(), timedelta(seconds=self.settings.run_stall_seconds))
 
     def read_depth(self, stage: str) -> int:
         try:

@@ -29,8 +29,9 @@ class OperatorSettings(CoreSettings):
     config_secret: str = Field(
         default="quarry-config",
         validation_alias="QUARRY_CONFIG_SECRET",
-        description="Secret (keys DATABASE_URL, AMQP_URL) the extract pods read their connections from; "
-        "the operator keeps a copy of it in every namespace it launches pods in.",
+        description="Secret (keys DATABASE_URL, AMQP_URL) in the platform's namespace "
+        "(QUARRY_WORKERS_NAMESPACE) that extract pods, which run there too, read their connections "
+        "from; never copied elsewhere.",
     )
     credentials_mount_path: str = Field(
         default="/var/run/quarry/credentials", validation_alias="QUARRY_CREDENTIALS_MOUNT_PATH"

@@ -136,6 +136,8 @@ def test_every_pod_is_hardened() -> None:
             assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, name
             assert sc["capabilities"]["drop"] == ["ALL"], name
             assert "resources" in container and container["resources"]["limits"]["memory"], name
+            env = [e["name"] for e in container.get("env", [])]
+            assert len(env) == len(set(env)), f"{name} sets an environment variable twice"
             mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
             assert "/tmp" in mounts, name  # a writable scratch dir on a read-only root
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from quarry_core.resources import IntegrationSpec
 from quarry_sandbox import GithubConfig, GithubDataset, GithubServer, JiraConfig, JiraDataset, JiraServer
 
 EMAIL, TOKEN, GH_TOKEN = "bot@quarry.dev", "s3cret-jira-token", "s3cret-gh-token"
+# The imitation servers listen on 127.0.0.1: a private address the platform must allow.
+check = partial(check_integration, allow_private=True)
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +41,52 @@ def free_port() -> int:
 
 def test_verified(servers: tuple[str, str]) -> None:
     jira, gh = servers
-    result = check_integration(spec("jira", jira), {"email": EMAIL, "token": TOKEN})
+    result = check(spec("jira", jira), {"email": EMAIL, "token": TOKEN})
     assert (result.ready, result.reason) == (True, "Verified")
-    result = check_integration(spec("github", gh), {"token": GH_TOKEN})
+    result = check(spec("github", gh), {"token": GH_TOKEN})
     assert (result.ready, result.reason) == (True, "Verified") and "quarry-bot" in result.message
 
 
 def test_auth_failed_without_leaking(servers: tuple[str, str]) -> None:
     jira, gh = servers
     wrong = {"email": EMAIL, "token": "wrong-token-123"}
-    result = check_integration(spec("jira", jira), wrong)
+    result = check(spec("jira", jira), wrong)
     assert (result.ready, result.reason) == (False, "AuthFailed")
     assert "wrong-token-123" not in result.message
-    result = check_integration(spec("jira", jira, auth="bearer"), {"token": TOKEN})
+    result = check(spec("jira", jira, auth="bearer"), {"token": TOKEN})
     assert result.reason == "AuthFailed"  # the API token is not an OAuth bearer token
-    assert check_integration(spec("github", gh), {"token": "nope-nope"}).reason == "AuthFailed"
-    missing = check_integration(spec("github", gh), {})
+    assert check(spec("github", gh), {"token": "nope-nope"}).reason == "AuthFailed"
+    missing = check(spec("github", gh), {})
     assert missing.reason == "AuthFailed" and "no key 'token'" in missing.message
 
 
 def test_not_found_and_unreachable(servers: tuple[str, str]) -> None:
     jira, _ = servers
-    result = check_integration(spec("jira", jira + "/wrong/prefix"), {"email": EMAIL, "token": TOKEN})
+    result = check(spec("jira", jira + "/wrong/prefix"), {"email": EMAIL, "token": TOKEN})
     assert (result.ready, result.reason) == (False, "NotFound")
-    down = f"http://user:{TOKEN}@127.0.0.1:{free_port()}"
-    result = check_integration(spec("jira", down), {"email": EMAIL, "token": TOKEN}, timeout=2)
+    down = f"http://127.0.0.1:{free_port()}"  # (a user:password@ part is refused by the schema)
+    result = check(spec("jira", down), {"email": EMAIL, "token": TOKEN}, timeout=2)
     assert (result.ready, result.reason) == (False, "Unreachable")
-    assert TOKEN not in result.message and "user" not in result.message
+    assert TOKEN not in result.message
+
+
+def test_private_and_metadata_addresses_are_refused_before_any_request(servers: tuple[str, str]) -> None:
+    jira, _ = servers
+    creds = {"email": EMAIL, "token": TOKEN}
+    refused = check_integration(spec("jira", jira), creds)  # the platform allows no private address
+    assert (refused.ready, refused.reason) == (False, "EgressRefused")
+    assert "127.0.0.1" in refused.message and "QUARRY_EGRESS_ALLOW_PRIVATE" in refused.message
+    metadata = check(spec("jira", "http://169.254.169.254/latest/meta-data"), creds)  # allowed or not
+    assert metadata.reason == "EgressRefused" and "link-local" in metadata.message
+
+
+def test_a_github_app_installation_token_is_verified_without_get_user() -> None:
+    gh = GithubServer(
+        GithubDataset.synthetic(1, 3), GithubConfig(tokens=(), installation_tokens=("ghs_installation",))
+    ).start()
+    try:
+        result = check(spec("github", gh.base_url), {"token": "ghs_installation"})
+    finally:
+        gh.stop()
+    assert (result.ready, result.reason) == (True, "Verified"), result.message
+    assert "installation" in result.message

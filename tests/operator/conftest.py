@@ -21,13 +21,16 @@ BAD_LOG_WORDS = ("inconsistencies", "Throttling", "Traceback", "APIServerError")
 GROUP, VERSION = "quarry.dev", "v1alpha1"
 
 
-def operator_calls(kube: KubeHandle) -> set[tuple[str, str, str]]:
-    """(apiGroup, resource, verb) of every resource request kopf or the operator's client made."""
+def operator_calls(kube: KubeHandle, namespace: str | None = None) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of every resource request kopf or the operator's client made
+    (in `namespace` only, when given)."""
     calls = set()
     for request in list(kube.emulator._requests):
         agent = request.headers.get("User-Agent", "")
         parsed = parse_path(request.url.path)
         if not agent.startswith(("kopf/", USER_AGENT)) or parsed is None or parsed.plural is None:
+            continue
+        if namespace is not None and parsed.namespace != namespace:
             continue
         method, query = request.method.value.upper(), request.url.query
         if parsed.watch or query.get("watch") in ("true", "1"):
@@ -91,11 +94,13 @@ def run_operator(
     """Start `kopf run --standalone -m quarry_operator.handlers --namespace NS`; on exit, check its log."""
 
     @contextlib.contextmanager
-    def start(**env: str) -> Iterator[KopfRunner]:
+    def start(*also_watch: str, **env: str) -> Iterator[KopfRunner]:
         with pytest.MonkeyPatch.context() as mp:
             for key, value in env.items():
                 mp.setenv(key, value)
             args = ["run", "--standalone", "-m", "quarry_operator.handlers", "--namespace", namespace]
+            for other in also_watch:
+                args += ["--namespace", other]
             with KopfRunner(args, timeout=30) as runner:
                 yield runner
         assert runner.exception is None, runner.output

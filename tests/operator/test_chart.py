@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-from quarry_operator.k8s import API_CALLS
+from quarry_core.resources import EtlJobSpec
+from quarry_operator.k8s import API_CALLS, CLUSTER_CALLS, PLATFORM_CALLS, TENANT_CALLS
+from quarry_operator.manifests import ExtractPodConfig, Owner, extract_job
 from quarry_operator.scaler import pool_from_annotations
 from tests.kube.harness import run_emulator
 from tests.kube.tools import ensure_helm, ensure_kubectl, tool_or_skip
@@ -41,22 +43,52 @@ def test_chart_lints() -> None:
     assert "0 chart(s) failed" in out
 
 
-def test_rbac_grants_exactly_the_calls_the_operator_makes() -> None:
-    docs = render()
-    granted = {
+def _grants(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
         (group, resource, verb)
-        for role in of_kind(docs, "ClusterRole") + of_kind(docs, "Role")
-        if role["metadata"]["name"].startswith("rel-operator")
         for rule in role["rules"]
         for group in rule["apiGroups"]
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    assert granted == set(API_CALLS)
-    # Worker scaling is confined to the release's namespace.
-    [workers_role] = of_kind(docs, "Role")
-    assert {r for rule in workers_role["rules"] for r in rule["resources"]} == {
-        "deployments", "horizontalpodautoscalers"}
+
+
+def test_rbac_grants_exactly_the_calls_the_operator_makes_where_it_makes_them() -> None:
+    docs = render()
+    roles = {
+        r["metadata"]["name"]: r
+        for r in of_kind(docs, "ClusterRole") + of_kind(docs, "Role")
+        if r["metadata"]["name"].startswith("rel-operator")
+    }
+    assert set(roles) == {"rel-operator-framework", "rel-operator", "rel-operator-workers"}
+    assert _grants(roles["rel-operator-framework"]) == CLUSTER_CALLS
+    assert _grants(roles["rel-operator"]) == TENANT_CALLS  # per watched namespace, or cluster-wide
+    assert _grants(roles["rel-operator-workers"]) == PLATFORM_CALLS  # the release's namespace only
+    assert roles["rel-operator-workers"]["kind"] == "Role"
+    assert CLUSTER_CALLS | TENANT_CALLS | PLATFORM_CALLS == API_CALLS
+    # Secrets: read by name in tenant namespaces, created in the release's; never listed or changed.
+    secret_verbs = {v for role in roles.values() for (_, r, v) in _grants(role) if r == "secrets"}
+    assert secret_verbs == {"get", "create"}
+    assert ("", "secrets", "create") not in TENANT_CALLS
+
+
+def test_extract_pods_have_a_network_policy() -> None:
+    [policy] = [p for p in of_kind(render(), "NetworkPolicy") if p["metadata"]["name"].endswith("-extract")]
+    spec = EtlJobSpec.model_validate({"integrationRef": {"name": "i"}, "entities": ["issues"]})
+    job = extract_job(owner=Owner("j", "uid"), tenant="acme", namespace="quarry-system", run_id=1, attempt=1,
+                      spec=spec, config=ExtractPodConfig(image="quarry:test", config_secret="quarry-config"))
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["ingress"] == []
+    blocks = [to["ipBlock"] for rule in policy["spec"]["egress"] for to in rule.get("to", [])]
+    assert blocks and all("169.254.0.0/16" in b["except"] for b in blocks)
+    assert of_kind(render("networkPolicy.enabled=false"), "NetworkPolicy") == []
+
+
+def test_private_egress_is_off_by_default() -> None:
+    [operator] = [d for d in of_kind(render(), "Deployment") if d["metadata"]["name"] == "rel-operator"]
+    env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["QUARRY_EGRESS_ALLOW_PRIVATE"] == "false"
 
 
 def test_watched_namespaces_get_role_bindings_instead_of_cluster_wide_access() -> None:
@@ -70,6 +102,7 @@ def test_watched_namespaces_get_role_bindings_instead_of_cluster_wide_access() -
     [operator] = [d for d in of_kind(scoped, "Deployment") if d["metadata"]["name"] == "rel-operator"]
     args = operator["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=acme" in args and "--namespace=globex" in args and "--all-namespaces" not in args
+    assert "--namespace=quarry-system" in args  # extract Jobs run in the release's namespace
 
 
 def test_operator_deployment_and_worker_pools() -> None:

@@ -40,14 +40,11 @@ def test_create_runs_extract_job_and_mirrors_the_run(
         [run] = runs_of(engine, namespace)
         name = f"{JOB}-run-{run.id}-a1"
         job = kube.wait_for_object("jobs", namespace, name)
-        ref = job["metadata"]["ownerReferences"][0]
-        assert (ref["kind"], ref["name"], ref["uid"]) == ("EtlJob", JOB, etljob["metadata"]["uid"])
-        assert ref["controller"] is True
+        assert job["metadata"]["annotations"]["quarry.dev/etljob-uid"] == etljob["metadata"]["uid"]
         pod = job["spec"]["template"]["spec"]
         assert pod["containers"][0]["args"] == ["extract", "--run-id", str(run.id)]
-        assert pod["volumes"][0]["secret"]["secretName"] == "jira-creds"
+        assert pod["volumes"][0]["secret"]["secretName"] == f"{name}-credentials"
         assert job["spec"]["backoffLimit"] == 0
-        assert kube.get("secrets", namespace, "quarry-config") is not None
         assert condition(etljob, "Running")["status"] == "True"
         assert etljob["status"]["currentRun"] == str(run.id)
 

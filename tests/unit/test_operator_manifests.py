@@ -8,10 +8,11 @@ from quarry_core.resources import EtlJobSpec
 from quarry_operator.manifests import (
     ExtractPodConfig,
     Owner,
-    config_secret,
     extract_job,
     extract_job_name,
+    foreign_extract_job,
     job_selector,
+    run_credentials_secret,
 )
 
 CONFIG = ExtractPodConfig(
@@ -26,8 +27,8 @@ def spec(**extra: Any) -> EtlJobSpec:
 
 
 def build(**extra: Any) -> dict[str, Any]:
-    return extract_job(owner=OWNER, namespace="acme", run_id="42", attempt=2, spec=spec(**extra),
-                       credentials_secret="jira-creds", config=CONFIG)
+    return extract_job(owner=OWNER, tenant="acme", namespace="quarry", run_id="42", attempt=2,
+                       spec=spec(**extra), config=CONFIG)
 
 
 def test_job_name_is_deterministic_and_fits_a_label() -> None:
@@ -39,13 +40,13 @@ def test_job_name_is_deterministic_and_fits_a_label() -> None:
     assert name != extract_job_name("x" * 249 + "y", 123456789, 12)
 
 
-def test_job_is_owned_by_the_etljob_and_runs_one_attempt() -> None:
+def test_job_runs_in_the_platform_namespace_for_one_attempt_of_the_tenants_run() -> None:
     job = build()
     meta = job["metadata"]
-    assert meta["name"] == "acme-jira-sync-run-42-a2" and meta["namespace"] == "acme"
-    assert meta["ownerReferences"] == [{
-        "apiVersion": "quarry.dev/v1alpha1", "kind": "EtlJob", "name": "acme-jira-sync", "uid": "0b9a-uid",
-        "controller": True, "blockOwnerDeletion": True}]
+    assert meta["name"] == "acme-jira-sync-run-42-a2" and meta["namespace"] == "quarry"
+    assert "ownerReferences" not in meta  # they cannot cross namespaces
+    assert meta["annotations"] == {"quarry.dev/etljob": "acme-jira-sync", "quarry.dev/etljob-uid": "0b9a-uid"}
+    assert meta["labels"]["quarry.dev/tenant"] == "acme"
     assert meta["labels"]["quarry.dev/run"] == "42" and meta["labels"]["quarry.dev/attempt"] == "2"
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["ttlSecondsAfterFinished"] == 600
     assert job["spec"]["template"]["metadata"]["labels"] == meta["labels"]
@@ -55,6 +56,11 @@ def test_job_is_owned_by_the_etljob_and_runs_one_attempt() -> None:
 def test_pod_reads_credentials_from_the_mounted_secret_and_connections_by_reference() -> None:
     pod = build()["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
+    # Non-root, yet able to read the 0440 credential files (group-owned through fsGroup).
+    security = pod["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
+    assert security["fsGroup"] == security["runAsGroup"] == security["runAsUser"]
+    assert pod["automountServiceAccountToken"] is False
     [container] = pod["containers"]
     assert container["image"] == "quarry:1.2"
     assert container["command"] == ["quarry"] and container["args"] == ["extract", "--run-id", "42"]
@@ -64,10 +70,12 @@ def test_pod_reads_credentials_from_the_mounted_secret_and_connections_by_refere
     assert env["AMQP_URL"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert env["QUARRY_CREDENTIALS_DIR"]["value"] == "/var/run/quarry/credentials"
     assert env["QUARRY_QUEUE_PREFIX"]["value"] == "qa"
+    assert env["QUARRY_EGRESS_ALLOW_PRIVATE"]["value"] == "false"  # the operator's setting
     assert not any("value" in e and "token" in e["value"] for e in container["env"])
     assert container["volumeMounts"] == [
         {"name": "credentials", "mountPath": "/var/run/quarry/credentials", "readOnly": True}]
-    assert pod["volumes"][0]["secret"]["secretName"] == "jira-creds"
+    assert pod["volumes"][0]["secret"] == {
+        "secretName": "acme-jira-sync-run-42-a2-credentials", "defaultMode": 0o440}
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert "resources" not in container
 
@@ -78,9 +86,31 @@ def test_resources_come_from_the_spec() -> None:
     assert container["resources"] == resources
 
 
-def test_selector_and_config_secret() -> None:
-    assert job_selector("acme-jira-sync", 42) == (
-        "app.kubernetes.io/managed-by=quarry-operator,quarry.dev/etljob=acme-jira-sync,quarry.dev/run=42")
-    secret = config_secret("acme", "quarry-config", database_url="postgresql://db/quarry", amqp_url=None)
-    assert secret["stringData"] == {"DATABASE_URL": "postgresql://db/quarry"}
-    assert secret["metadata"]["namespace"] == "acme"
+def test_selector_and_the_per_run_credentials_secret() -> None:
+    assert job_selector("acme", "acme-jira-sync", 42) == (
+        "app.kubernetes.io/managed-by=quarry-operator,quarry.dev/tenant=acme,quarry.dev/etljob=acme-jira-sync,"
+        "quarry.dev/run=42")
+    job = build()
+    secret = run_credentials_secret(job, "job-uid", {"email": "bot@acme.io", "token": "t0k"})
+    assert secret["stringData"] == {"email": "bot@acme.io", "token": "t0k"}
+    assert secret["metadata"]["namespace"] == "quarry"
+    assert secret["metadata"]["name"] == job["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
+    assert secret["metadata"]["ownerReferences"] == [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": "job-uid",
+         "controller": True}]
+
+
+def test_only_the_runs_own_job_speaks_for_it() -> None:
+    meta = build()["metadata"]
+
+    def why(namespace: str = "quarry", tenant: str = "acme", **changes: Any) -> str | None:
+        return foreign_extract_job(
+            namespace, {**meta, **changes}, platform_namespace="quarry", run_tenant=tenant, owner=OWNER,
+            run_id=42, attempt=2,
+        )
+
+    assert why() is None
+    assert "extract Jobs run in 'quarry'" in (why("evil") or "")
+    assert "not 'globex'" in (why(tenant="globex") or "")
+    assert "not named as the extract Job" in (why(name="acme-jira-sync-decoy") or "")
+    assert "was not made for EtlJob" in (why(annotations={"quarry.dev/etljob-uid": "other"}) or "")

@@ -88,6 +88,12 @@ def factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@pytest.fixture
+def worker_factory(runtime_engine: Engine) -> sessionmaker[Session]:
+    """Sessions as a worker process opens them: bound by row-level security until it names a tenant."""
+    return sessionmaker(runtime_engine, expire_on_commit=False)
+
+
 @dataclass
 class Platform:
     factory: sessionmaker[Session]
@@ -96,6 +102,7 @@ class Platform:
     integration_id: int
     job_id: int
     vectors: VectorStore | None = None
+    worker_factory: sessionmaker[Session] | None = None
 
     def start_run(self, mode: str = "full") -> int:
         with session_scope(self.factory) as s:
@@ -145,8 +152,9 @@ class Platform:
             )
 
     def consumers(self) -> tuple[Consumer[TransformMessage], Consumer[LoadMessage]]:
-        tw = TransformWorker(self.factory, self.queue, rows_per_message=40)
-        lw = LoadWorker(self.factory)
+        workers = self.worker_factory or self.factory
+        tw = TransformWorker(workers, self.queue, rows_per_message=40)
+        lw = LoadWorker(workers)
         return (
             Consumer(
                 self.queue,
@@ -155,7 +163,7 @@ class Platform:
                 tw.handle_batch,
                 batch_size=4,
                 idle_timeout=0.2,
-                on_dead_letter=dead_letter_hook(self.factory, Stage.TRANSFORM),
+                on_dead_letter=dead_letter_hook(workers, Stage.TRANSFORM),
             ),
             Consumer(
                 self.queue,
@@ -164,7 +172,7 @@ class Platform:
                 lw.handle_batch,
                 batch_size=8,
                 idle_timeout=0.2,
-                on_dead_letter=dead_letter_hook(self.factory, Stage.LOAD),
+                on_dead_letter=dead_letter_hook(workers, Stage.LOAD),
             ),
         )
 
@@ -183,7 +191,16 @@ class Platform:
 
 
 @pytest.fixture
-def platform(factory: sessionmaker[Session], queue: QueueBackend, tenant: str) -> Platform:
+def platform(
+    factory: sessionmaker[Session], worker_factory: sessionmaker[Session], queue: QueueBackend, tenant: str
+) -> Platform:
+    return new_platform(factory, worker_factory, queue, tenant)
+
+
+def new_platform(
+    factory: sessionmaker[Session], worker_factory: sessionmaker[Session], queue: QueueBackend, tenant: str
+) -> Platform:
+    """A tenant with a Jira integration and a job, its workers bound by row-level security."""
     with session_scope(factory) as s:
         integ = Integration(tenant=tenant, name="jira", uid=str(uuid.uuid4()), type="jira", spec={})
         s.add(integ)
@@ -197,7 +214,7 @@ def platform(factory: sessionmaker[Session], queue: QueueBackend, tenant: str) -
         )
         s.add(job)
         s.flush()
-        return Platform(factory, queue, tenant, integ.id, job.id)
+        return Platform(factory, queue, tenant, integ.id, job.id, worker_factory=worker_factory)
 
 
 def page_items(response: Any) -> int:

@@ -29,26 +29,26 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def _is_retransform(run_id: int) -> bool:
-    from sqlalchemy.orm import Session
-
     from quarry_core.db.engine import get_engine
     from quarry_core.db.models import EtlRun
+    from quarry_core.db.tenancy import platform_sessions
     from quarry_core.settings import CoreSettings
     from quarry_core.states import RunTrigger
 
-    with Session(get_engine(CoreSettings())) as session:
+    with platform_sessions(get_engine(CoreSettings()))() as session:
         run = session.get(EtlRun, run_id)
         return run is not None and run.trigger == RunTrigger.RETRANSFORM.value
 
 
 def _replay(run_id: int) -> int:
-    from quarry_core.db.engine import get_engine, session_factory
+    from quarry_core.db.engine import get_engine
+    from quarry_core.db.tenancy import platform_sessions
     from quarry_core.queue.factory import open_queue
     from quarry_core.replay import replay
     from quarry_core.settings import CoreSettings
 
     settings = CoreSettings()
     with open_queue(settings) as queue:
-        count = replay(session_factory(get_engine(settings)), queue, run_id)
+        count = replay(platform_sessions(get_engine(settings)), queue, run_id)
     print(f"run {run_id}: replayed {count} stored pages")
     return 0

@@ -74,8 +74,9 @@ def serve(app: Any, host: str, port: int) -> tuple[Any, threading.Thread]:
 def run_up(args: argparse.Namespace) -> int:
     import time
 
-    from quarry_core.db.engine import get_engine, redact, session_factory
+    from quarry_core.db.engine import get_engine, redact
     from quarry_core.db.migrate import upgrade
+    from quarry_core.db.tenancy import platform_sessions
     from quarry_core.logs import configure_logging
     from quarry_local.controller import ControllerThread
     from quarry_local.settings import LocalSettings
@@ -128,7 +129,7 @@ def run_up(args: argparse.Namespace) -> int:
         def demo() -> None:
             try:
                 demo_result["ok"] = run_demo(
-                    settings, session_factory(engine), sys.stdout, stop, url, on_sandboxes=sandboxes.append
+                    settings, platform_sessions(engine), sys.stdout, stop, url, on_sandboxes=sandboxes.append
                 )
             except Exception:
                 log.exception("the demo failed")

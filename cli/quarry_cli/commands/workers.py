@@ -52,7 +52,8 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_retransform(args: argparse.Namespace) -> int:
     import time
 
-    from quarry_core.db.engine import get_engine, session_factory, session_scope
+    from quarry_core.db.engine import get_engine, session_scope
+    from quarry_core.db.tenancy import platform_sessions
     from quarry_core.queue.factory import open_queue
     from quarry_core.runs import counts, run_context
     from quarry_core.states import TERMINAL_RUN_PHASES, RunPhase
@@ -60,7 +61,7 @@ def run_retransform(args: argparse.Namespace) -> int:
     from quarry_workers.settings import WorkerSettings
 
     settings = WorkerSettings()
-    factory = session_factory(get_engine(settings))
+    factory = platform_sessions(get_engine(settings))
     with open_queue(settings) as queue:
         queue.declare()
         try:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.db.embedded import embedded_database_url
+from quarry_core.db.tenancy import bind_runtime_role
 from quarry_core.errors import ConfigError
 from quarry_core.settings import CoreSettings
 
@@ -26,7 +27,7 @@ def normalise_url(url: str) -> str:
 
 def database_url(settings: CoreSettings) -> str:
     if settings.database_url:
-        return normalise_url(settings.database_url)
+        return normalise_url(settings.database_url.get_secret_value())
     return embedded_database_url(settings.data_dir)
 
 
@@ -48,7 +49,7 @@ def _engine_for(url: str, pool_size: int) -> Engine:
 def get_engine(settings: CoreSettings, pool_size: int = 5, check: bool = True) -> Engine:
     """The process's engine for these settings; with `check`, fail with one clear line if unreachable."""
     url = database_url(settings)
-    engine = _engine_for(url, pool_size)
+    engine = bind_runtime_role(_engine_for(url, pool_size))
     if check:
         check_connection(engine, url)
     return engine

@@ -36,14 +36,24 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade to `revision`; returns (before, after). A no-op when already there."""
     with engine.begin() as conn:
+        _as_owner(conn)
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(alembic_config(conn), revision)
         after = MigrationContext.configure(conn).get_current_revision()
+    # Pooled connections opened before the runtime role existed never took it: open new ones.
+    engine.dispose()
     return before, after
+
+
+def _as_owner(conn: Connection) -> None:
+    """Schema changes need the login role, not the RLS-bound runtime role (for this transaction)."""
+    conn.execute(text("SET LOCAL ROLE NONE"))
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     with engine.begin() as conn:
+        _as_owner(conn)
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         command.downgrade(alembic_config(conn), revision)
+    engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -47,6 +48,17 @@ STANDARD_STATUSES = "'To Do','In Progress','Done'"
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB, datetime: DateTime(timezone=True)}
+
+
+def tenant_key(table: str, column: str, parent: str) -> ForeignKeyConstraint:
+    """(column, tenant) -> parent (id, tenant): a row cannot name another tenant's parent."""
+    return ForeignKeyConstraint(
+        [column, "tenant"],
+        [f"{parent}.id", f"{parent}.tenant"],
+        name=f"fk_{table}_{column}_tenant",
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    )
 
 
 def tenant_column() -> Mapped[str]:
@@ -178,6 +190,7 @@ class Integration(Base):
     __tablename__ = "integrations"
     __table_args__ = (
         UniqueConstraint("tenant", "name"),
+        UniqueConstraint("id", "tenant"),
         CheckConstraint(f"type in ({','.join(repr(t) for t in SOURCES)})", name="type"),
     )
 
@@ -221,6 +234,9 @@ class EtlJob(Base):
 class EtlRun(Base):
     __tablename__ = "etl_runs"
     __table_args__ = (
+        # A run, its pages, counters and load batches belong to one tenant (row-level security).
+        UniqueConstraint("id", "tenant"),
+        tenant_key("etl_runs", "integration_id", "integrations"),
         CheckConstraint(f"phase in ({RUN_PHASES})", name="phase"),
         CheckConstraint("mode in ('full','incremental')", name="mode"),
         CheckConstraint("attempt >= 1", name="attempt"),
@@ -262,7 +278,10 @@ class EtlRunCounter(Base):
     """Per-entity progress of a run; stages add to it with atomic increments."""
 
     __tablename__ = "etl_run_counters"
-    __table_args__ = (UniqueConstraint("run_id", "entity"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "entity"),
+        tenant_key("etl_run_counters", "run_id", "etl_runs"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tenant: Mapped[str] = tenant_column()
@@ -310,6 +329,9 @@ class RawExtractionData(Base):
 
     __tablename__ = "raw_extraction_data"
     __table_args__ = (
+        UniqueConstraint("id", "tenant"),
+        tenant_key("raw_extraction_data", "run_id", "etl_runs"),
+        tenant_key("raw_extraction_data", "integration_id", "integrations"),
         # (run, stream, page) is the checkpoint key: a resumed extract cannot store a page twice.
         UniqueConstraint("run_id", "stream", "page_seq"),
         Index("ix_raw_extraction_data_untransformed", "run_id", postgresql_where="transformed_at IS NULL"),
@@ -327,6 +349,10 @@ class RawExtractionData(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[Any] = mapped_column(JSONB)
+    # Set only when jsonb refused the body (NUL, a lone UTF-16 surrogate): `response` then holds
+    # the sanitised page, these the bytes as received and {"nul": n, "lone_surrogate": n}.
+    response_received: Mapped[bytes | None] = mapped_column(LargeBinary)
+    substitutions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     fetched_at: Mapped[datetime] = created_column()
     transformed_at: Mapped[datetime | None]
@@ -340,6 +366,8 @@ class LoadBatch(Base):
 
     __tablename__ = "load_batches"
     __table_args__ = (
+        tenant_key("load_batches", "run_id", "etl_runs"),
+        tenant_key("load_batches", "raw_id", "raw_extraction_data"),
         UniqueConstraint("raw_id", "seq"),
         Index("ix_load_batches_pending", "run_id", postgresql_where="loaded_at IS NULL"),
     )

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from quarry_core.errors import FatalError
+from quarry_core.errors import Discard, FatalError
 from quarry_core.messages import Message, decode
 from quarry_core.queue.base import Delivery, QueueBackend
 from quarry_core.states import Stage
@@ -56,6 +56,7 @@ class ConsumerStats:
     handled: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    dropped: int = 0
 
 
 class Consumer(Generic[M]):
@@ -146,6 +147,11 @@ class Consumer(Generic[M]):
                     self._settle([one])
                 return
             delivery, message = batch[0]
+            if isinstance(exc, Discard):
+                log.warning("%s: dropping message %s: %s", self.stage, delivery.message_id, exc)
+                self.queue.ack(delivery)
+                self.stats.dropped += 1
+                return
             self._failed(delivery, message, exc)
             return
         for delivery, _ in batch:
@@ -172,5 +178,12 @@ class Consumer(Generic[M]):
 
     def _after_dead_letter(self, delivery: Delivery, message: M | None, error: str) -> None:
         self.stats.dead_lettered += 1
-        if self.on_dead_letter is not None:
+        if self.on_dead_letter is None:
+            return
+        try:
             self.on_dead_letter(delivery, message, error)
+        except Exception:
+            # The message is settled already (in the dead-letter queue); a hook failing on what it
+            # holds must not stop the worker every tenant shares. A run left unmarked is caught
+            # by the stall sweep.
+            log.exception("%s: dead-letter hook failed for message %s", self.stage, delivery.message_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quarry_core.db.engine import get_engine
 from quarry_core.queue.base import QueueBackend
-from quarry_core.settings import CoreSettings
+from quarry_core.settings import CoreSettings, reveal
 
 
 def open_queue(settings: CoreSettings) -> QueueBackend:
@@ -13,11 +13,11 @@ def open_queue(settings: CoreSettings) -> QueueBackend:
         from quarry_core.queue.rabbit import RabbitQueue
 
         return RabbitQueue(
-            settings.amqp_url,
+            settings.amqp_url.get_secret_value(),
             prefix=settings.queue_prefix,
             max_attempts=settings.queue_max_attempts,
             retry_delay=settings.queue_retry_delay_seconds,
-            management_url=settings.rabbitmq_management_url,
+            management_url=reveal(settings.rabbitmq_management_url),
         )
     from quarry_core.queue.pg import PgQueue
 

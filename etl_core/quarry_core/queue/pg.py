@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from quarry_core.db.tenancy import as_platform
 from quarry_core.queue.base import (
     STAGES,
     DeadLetterRecord,
@@ -70,6 +71,7 @@ class PgQueue(QueueBackend):
     def declare(self) -> None:
         # The tables come with the schema migration; nothing else to create.
         with self.engine.connect() as conn:
+            as_platform(conn)
             conn.execute(text("select 1 from queue_messages limit 0"))
 
     def publish(
@@ -85,6 +87,7 @@ class PgQueue(QueueBackend):
         if not rows:
             return
         with self.engine.begin() as conn:
+            as_platform(conn)
             conn.execute(
                 text(
                     "INSERT INTO queue_messages (queue, message_id, body, headers, attempt) "
@@ -103,6 +106,7 @@ class PgQueue(QueueBackend):
         }
         while True:
             with self.engine.begin() as conn:
+                as_platform(conn)
                 rows = conn.execute(_CLAIM, params).all()
             deliveries = []
             for row in sorted(rows, key=lambda r: r.id):
@@ -126,6 +130,7 @@ class PgQueue(QueueBackend):
 
     def ack(self, delivery: Delivery) -> None:
         with self.engine.begin() as conn:
+            as_platform(conn)
             conn.execute(
                 text("DELETE FROM queue_messages WHERE id = :id AND locked_by = :me"),
                 {"id": delivery.handle, "me": self.consumer_id},
@@ -136,6 +141,7 @@ class PgQueue(QueueBackend):
             self.dead_letter(delivery, error)
             return False
         with self.engine.begin() as conn:
+            as_platform(conn)
             conn.execute(
                 text(
                     "UPDATE queue_messages SET locked_until = NULL, locked_by = NULL, last_error = :error, "
@@ -148,6 +154,7 @@ class PgQueue(QueueBackend):
     def dead_letter(self, delivery: Delivery, error: str) -> None:
         tenant, run_id = _peek_tenant_and_run(delivery.body)
         with self.engine.begin() as conn:
+            as_platform(conn)
             conn.execute(
                 _MOVE_TO_DEAD,
                 {
@@ -161,6 +168,7 @@ class PgQueue(QueueBackend):
 
     def depth(self, stage: Stage) -> QueueDepth:
         with self.engine.connect() as conn:
+            as_platform(conn)
             row = conn.execute(
                 text(
                     """
@@ -183,6 +191,7 @@ class PgQueue(QueueBackend):
 
     def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]:
         with self.engine.connect() as conn:
+            as_platform(conn)
             rows = conn.execute(
                 text(
                     "SELECT queue, message_id, body, error, attempts FROM dead_letters "
@@ -194,6 +203,7 @@ class PgQueue(QueueBackend):
 
     def purge(self, stage: Stage) -> None:
         with self.engine.begin() as conn:
+            as_platform(conn)
             conn.execute(
                 text("DELETE FROM queue_messages WHERE queue = :q"), {"q": queue_name(self.prefix, stage)}
             )

@@ -48,6 +48,10 @@ DEPTH_READ_ERRORS = Counter(
 )
 
 ATTEMPT_HEADER = "x-quarry-attempt"
+# Quorum queues dead-letter at most once by default: a message expiring from the retry queue, or
+# over the delivery limit, is dropped if the hop fails. At-least-once keeps it until the target
+# confirms (RabbitMQ requires reject-publish overflow for that).
+_SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 ERROR_HEADER = "x-quarry-error"
 
 
@@ -133,6 +137,7 @@ class RabbitQueue(QueueBackend):
                     "x-delivery-limit": max(self.max_attempts - 1, 0),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": dlq,
+                    **_SAFE_DEAD_LETTERING,
                 },
             )
             self._declare(
@@ -142,6 +147,7 @@ class RabbitQueue(QueueBackend):
                     "x-message-ttl": int(self.retry_delay * 1000),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": main,
+                    **_SAFE_DEAD_LETTERING,
                 },
             )
 
@@ -150,6 +156,17 @@ class RabbitQueue(QueueBackend):
             self._channel.queue_declare(name, durable=True, arguments=arguments)
         except pika.exceptions.ChannelClosedByBroker as exc:
             self._channel = self._open_channel()
+            if exc.reply_code == 406 and any(arg in str(exc.reply_text) for arg in _SAFE_DEAD_LETTERING):
+                # A queue declared by an earlier version: it keeps working; the stall sweep fails
+                # the runs whose messages its at-most-once dead-lettering loses.
+                log.warning(
+                    "queue %s was declared without at-least-once dead-lettering; delete it once "
+                    "drained (or use a new QUARRY_QUEUE_PREFIX) to get it",
+                    name,
+                )
+                plain = {k: v for k, v in arguments.items() if k not in _SAFE_DEAD_LETTERING}
+                self._declare(name, plain)
+                return
             if exc.reply_code == 406:
                 raise ConfigError(
                     f"queue {name} exists with other settings ({exc.reply_text}); delete it, or set "

@@ -36,6 +36,9 @@ class Source:
     identity_fields: tuple[str, ...]  # fields of the probe's answer naming who authenticated
     rate_limits: RateLimitStyle
     default_base_url: str | None = None
+    # Asked instead of the probe when the probe refuses an app installation token (GitHub Apps
+    # cannot call GET /user); it lists what the installation may read.
+    installation_probe_path: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # sent with every request
 
     @property

@@ -14,5 +14,6 @@ SOURCE = Source(
     identity_fields=("login",),
     rate_limits=RateLimitStyle.GITHUB,
     default_base_url="https://api.github.com",
+    installation_probe_path="/installation/repositories?per_page=1",
     headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
 )

@@ -14,6 +14,7 @@ from quarry_backend.middleware import ApiMiddleware
 from quarry_backend.resource_backend import LocalResources
 from quarry_backend.routes import auth, data, integrations, jobs, me, ops, queues, runs, ws
 from quarry_backend.settings import ApiSettings
+from quarry_core.settings import reveal
 
 Health = Callable[[], tuple[dict[str, Any], bool]]
 
@@ -38,7 +39,7 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.db = Database(settings, settings.database_replica_url)
+    app.state.db = Database(settings, reveal(settings.database_replica_url))
     app.state.resources = LocalResources(settings)
     app.state.health = health or _ok
 

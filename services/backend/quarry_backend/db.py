@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.db.engine import database_url, normalise_url
-from quarry_core.db.tenancy import acting_as
+from quarry_core.db.tenancy import acting_as, bind_runtime_role, platform_sessions
 from quarry_core.settings import CoreSettings
 
 
@@ -28,7 +28,9 @@ class Database:
         with self._lock:
             if self._primary is None:
                 url = database_url(self.settings)  # may start the embedded PostgreSQL
-                self._primary = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+                self._primary = bind_runtime_role(
+                    create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+                )
             return self._primary
 
     @property
@@ -37,14 +39,14 @@ class Database:
             return self.engine
         with self._lock:
             if self._replica is None:
-                self._replica = create_engine(
-                    self.replica_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                self._replica = bind_runtime_role(
+                    create_engine(self.replica_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
                 )
             return self._replica
 
     def platform_session(self) -> Session:
-        """A session acting for no tenant (authentication, the platform's own tables)."""
-        return sessionmaker(self.engine, expire_on_commit=False)()
+        """A session acting across tenants (authentication, the platform's own tables)."""
+        return platform_sessions(self.engine)()
 
     def tenant_session(self, tenant: str, read_only: bool = False) -> Session:
         """Every transaction of this session acts for `tenant` (and is read-only on the replica)."""

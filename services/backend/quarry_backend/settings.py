@@ -21,7 +21,7 @@ class ApiSettings(CoreSettings):
     )
     access_token_minutes: float = Field(default=15, gt=0, validation_alias="QUARRY_ACCESS_TOKEN_MINUTES")
     refresh_token_days: float = Field(default=14, gt=0, validation_alias="QUARRY_REFRESH_TOKEN_DAYS")
-    database_replica_url: str | None = Field(
+    database_replica_url: SecretStr | None = Field(
         default=None,
         validation_alias="DATABASE_REPLICA_URL",
         description="Read-only data endpoints read from this replica when set.",

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from quarry_core.egress import check_destination
 from quarry_core.errors import FatalError, QuarryError, RetriableError
 from quarry_core.sources import RateLimitStyle, Source
 
@@ -158,12 +159,25 @@ def graphql_rate_limited(body: Any) -> bool:
 
 
 def classify(
-    source: Source, status: int, headers: Mapping[str, str], body: Any, now: float, *, secondary_wait: float
+    source: Source,
+    status: int,
+    headers: Mapping[str, str],
+    body: Any,
+    now: float,
+    *,
+    secondary_wait: float,
+    unparsable: int = 0,
 ) -> Verdict:
-    """What to do with one response. `headers` has lower-case names."""
+    """What to do with one response. `headers` has lower-case names; `unparsable` counts the
+    characters of a body that is not JSON."""
     name = source.title
     github_style = source.rate_limits is RateLimitStyle.GITHUB
     message = server_message(body)
+    if status in (200, 201) and unparsable:
+        # A connection cut mid-body (or a proxy's HTML page) looks like this; asking again helps.
+        return Verdict(
+            Action.BACKOFF, f"{name} answered {status} with {unparsable} characters that are not JSON"
+        )
     if status in (200, 201, 204, 304):
         if github_style and graphql_rate_limited(body):
             return Verdict(
@@ -226,6 +240,23 @@ class RetryPolicy:
     backoff_cap: float = 60.0
     secondary_wait: float = 60.0
     timeout: float = 30.0
+    max_response_bytes: int = 64 << 20
+    max_redirects: int = 5
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL: where its credentials may go."""
+    parts = httpx.URL(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return parts.scheme, parts.host.lower(), port
+
+
+def foreign_host(base_url: str, url: str) -> str | None:
+    """The host of `url` when it is not the Integration's own origin (credentials stay home)."""
+    if origin(url) == origin(base_url):
+        return None
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.host}{':' + str(parts.port) if parts.port else ''}"
 
 
 class HttpClient:
@@ -242,7 +273,10 @@ class HttpClient:
         on_wait: WaitHook | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        allow_private: bool = False,
     ) -> None:
+        # Every request stays on this origin (see `url`), so checking it once guards them all.
+        check_destination(base_url, allow_private=allow_private)
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.policy = policy
@@ -258,7 +292,8 @@ class HttpClient:
         self._not_before = 0.0
         self._halt = threading.Event()
         headers = {"Accept": "application/json", **source.headers, "User-Agent": "quarry-extractor", **auth}
-        self._client = httpx.Client(headers=headers, timeout=policy.timeout, follow_redirects=True)
+        # Redirects are followed by `send`, and only within the Integration's origin.
+        self._client = httpx.Client(headers=headers, timeout=policy.timeout, follow_redirects=False)
 
     def close(self) -> None:
         self._client.close()
@@ -272,7 +307,17 @@ class HttpClient:
         return bool(getattr(self._local, "waiting", False))
 
     def url(self, req: ApiRequest) -> str:
-        return req.url if req.url.startswith(("http://", "https://")) else self.base_url + req.url
+        url = req.url if req.url.startswith(("http://", "https://")) else self.base_url + req.url
+        self._same_origin(url, "a next-page link")
+        return url
+
+    def _same_origin(self, url: str, what: str) -> None:
+        host = foreign_host(self.base_url, url)
+        if host is not None:
+            raise FatalError(
+                f"{what} points to {host}, not to the Integration's {self.base_url}: "
+                "its credentials are sent only there"
+            )
 
     def _sleep(self, seconds: float, reason: str | None) -> None:
         if seconds > self.policy.max_wait_seconds:
@@ -318,9 +363,7 @@ class HttpClient:
             with self._lock:
                 self.requests += 1
             try:
-                raw = self._client.request(
-                    req.method, url, params=req.params or None, json=req.json, headers=headers
-                )
+                resp = self._exchange(req, url, headers)
             except httpx.TransportError as exc:
                 failures += 1
                 if failures >= self.policy.max_attempts:
@@ -333,7 +376,6 @@ class HttpClient:
                 log.warning("request to %s failed (%r); retrying in %.1fs", url, exc, delay)
                 self._sleep(delay, None)
                 continue
-            resp = _response(raw)
             verdict = classify(
                 self.source,
                 resp.status,
@@ -341,6 +383,7 @@ class HttpClient:
                 resp.body,
                 time.time(),
                 secondary_wait=self.policy.secondary_wait,
+                unparsable=len(resp.text) if resp.text and resp.body is None else 0,
             )
             if verdict.action is Action.OK:
                 self._clear_wait()
@@ -371,8 +414,48 @@ class HttpClient:
             self._sleep(delay, verdict.reason if delay >= 5 else None)
 
 
-def _response(raw: httpx.Response) -> ApiResponse:
-    text = raw.text if raw.status_code != 304 else ""
+    def _exchange(self, req: ApiRequest, url: str, headers: Mapping[str, str] | None) -> ApiResponse:
+        """One request, following redirects within the Integration's origin, the body size capped."""
+        request = self._client.build_request(
+            req.method, url, params=req.params or None, json=req.json, headers=headers
+        )
+        for _ in range(self.policy.max_redirects + 1):
+            raw = self._client.send(request, stream=True)
+            try:
+                if raw.status_code not in (301, 302, 303, 307, 308) or "location" not in raw.headers:
+                    return _response(raw, read_capped(raw, self.policy.max_response_bytes))
+                location = str(raw.url.join(raw.headers["location"]))
+            finally:
+                raw.close()
+            self._same_origin(location, f"a redirect from {raw.url}")
+            request = self._client.build_request(
+                req.method if raw.status_code in (307, 308) else "GET", location, headers=headers,
+                json=req.json if raw.status_code in (307, 308) else None,
+            )
+        raise FatalError(f"{url}: more than {self.policy.max_redirects} redirects")
+
+
+def read_capped(raw: httpx.Response, cap: int) -> bytes:
+    """The body, or FatalError once it passes `cap` bytes (a page that large is not an API page)."""
+    declared = raw.headers.get("content-length", "")
+    too_big = FatalError(
+        f"{raw.request.method} {raw.url}: the response is larger than {cap} bytes "
+        "(QUARRY_EXTRACT_MAX_RESPONSE_BYTES)"
+    )
+    if declared.isdigit() and int(declared) > cap:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response(raw: httpx.Response, content: bytes) -> ApiResponse:
+    text = content.decode(raw.encoding or "utf-8", "replace") if raw.status_code != 304 else ""
     body: Any = None
     if text:
         try:

@@ -33,9 +33,10 @@ class RawPage:
 
 _INSERT = text(
     "insert into raw_extraction_data (tenant, integration_id, run_id, entity, stream, page_seq, url, "
-    "method, params, status, response, item_count) values (:tenant, :integration_id, :run_id, :entity, "
-    ":stream, :page_seq, :url, :method, CAST(:params AS jsonb), :status, CAST(:response AS jsonb), "
-    ":item_count) on conflict (run_id, stream, page_seq) do nothing returning id"
+    "method, params, status, response, response_received, substitutions, item_count) values (:tenant, "
+    ":integration_id, :run_id, :entity, :stream, :page_seq, :url, :method, CAST(:params AS jsonb), :status, "
+    "CAST(:response AS jsonb), :received, CAST(:substitutions AS jsonb), :item_count) "
+    "on conflict (run_id, stream, page_seq) do nothing returning id"
 )
 _CHECKPOINT = text(
     "update etl_runs set checkpoint = CAST(:checkpoint AS jsonb), "
@@ -52,16 +53,62 @@ def jsonb_safe(json_text: str) -> str:
     to a reader, and keeping it as the six visible characters `\\u0000` would put noise into the
     transformed titles and descriptions. Everything else of the page stays byte-for-byte.
     """
+    return _strip_nul(json_text)[0]
+
+
+def _strip_nul(json_text: str) -> tuple[str, int]:
     if "\\u0000" not in json_text and "\x00" not in json_text:
-        return json_text
-    return _NUL_ESCAPE.sub(r"\1", json_text).replace("\x00", "")
+        return json_text, 0
+    stripped, escapes = _NUL_ESCAPE.subn(r"\1", json_text)
+    raw = stripped.count("\x00")
+    return stripped.replace("\x00", ""), escapes + raw
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogates(value: Any, count: list[int]) -> Any:
+    if isinstance(value, str):
+        fixed, n = _SURROGATES.subn("\ufffd", value)
+        count[0] += n
+        return fixed
+    if isinstance(value, list):
+        return [_replace_surrogates(v, count) for v in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k, count): _replace_surrogates(v, count) for k, v in value.items()}
+    return value
+
+
+def sanitise_page(json_text: str) -> tuple[str, dict[str, int]]:
+    """JSON text PostgreSQL's jsonb accepts, and what was substituted to get it.
+
+    jsonb refuses NUL and an unpaired UTF-16 surrogate escape (`"\\ud83d"` from an emoji cut in
+    half). NULs are dropped (see `jsonb_safe`), lone surrogates become U+FFFD; the caller keeps
+    the page as received beside the result whenever anything was substituted.
+    """
+    text, nul = _strip_nul(json_text)
+    lone = [0]
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if data is not None:
+            fixed = _replace_surrogates(data, lone)
+            if lone[0]:
+                text = json.dumps(fixed, ensure_ascii=False, separators=(",", ":"))
+    return text, {k: n for k, n in (("nul", nul), ("lone_surrogate", lone[0])) if n}
 
 
 def insert_page(session: Session, page: RawPage) -> tuple[int, bool]:
-    """Insert the page (the body verbatim but for NULs: no re-serialisation); (its id, inserted).
+    """Insert the page (the body verbatim unless jsonb refuses it); (its id, inserted).
 
-    A page already stored under the same (run, stream, page_seq) is kept, never duplicated.
+    A body jsonb refuses is stored sanitised, with the bytes as received and the substitutions
+    beside it. A page already stored under the same (run, stream, page_seq) is kept, never
+    duplicated.
     """
+    response, substitutions = sanitise_page(page.response_text) if page.response_text else ("null", {})
     values = {
         "tenant": page.tenant,
         "integration_id": page.integration_id,
@@ -73,7 +120,9 @@ def insert_page(session: Session, page: RawPage) -> tuple[int, bool]:
         "method": page.method,
         "params": jsonb_safe(json.dumps(page.params)),
         "status": page.status,
-        "response": jsonb_safe(page.response_text) if page.response_text else "null",
+        "response": response,
+        "received": page.response_text.encode("utf-8", "surrogatepass") if substitutions else None,
+        "substitutions": json.dumps(substitutions) if substitutions else None,
         "item_count": page.item_count,
     }
     raw_id = session.execute(_INSERT, values).scalar_one_or_none()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, select, update
@@ -22,10 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from quarry_core import runs
 from quarry_core.budget import PgBudget, requests_per_hour
 from quarry_core.completion import complete_if_done
-from quarry_core.db.engine import get_engine, session_factory, session_scope
+from quarry_core.db.engine import get_engine, session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
+from quarry_core.db.tenancy import run_tenant, tenant_sessions
 from quarry_core.errors import FatalError, RetriableError
 from quarry_core.exit_codes import EXIT_FATAL, EXIT_OK, EXIT_RETRY, EXIT_TERMINATED
+from quarry_core.outage import through_outages
 from quarry_core.queue.factory import open_queue
 from quarry_core.resources import IntegrationSpec
 from quarry_core.secrets import resolve_credentials
@@ -40,6 +43,7 @@ from quarry_extractor.settings import ExtractorSettings
 from quarry_extractor.streams import Connector, WorkItem, flatten_cursors, nest_cursors, split_cursor_key
 from quarry_extractor.writer import Entry, PageWriter, Snapshot, WriterError
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 PHASE_CHECK_SECONDS = 0.5  # how soon a cancelled run stops fetching, at one query per interval
@@ -94,7 +98,10 @@ class Extraction:
         self.run_id = run_id
         self.stop = stop or threading.Event()
         self.engine = engine or get_engine(settings)
-        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        # An extract process acts for its run's tenant only; asking whose run it is is the one
+        # platform-wide read it makes.
+        self.tenant = run_tenant(self.engine, run_id)
+        self.sessions: sessionmaker[Session] = tenant_sessions(self.engine, self.tenant)
         self.http: HttpClient | None = None
         self.budget: PgBudget | None = None
         self.pages_stored = 0
@@ -104,8 +111,12 @@ class Extraction:
     def on_wait(self, reason: str | None, until: datetime | None) -> None:
         if reason:
             log.info("run %s waiting: %s until %s", self.run_id, reason, until)
-        with session_scope(self.sessions) as s:
-            runs.set_waiting(s, self.run_id, reason, until)
+
+        def write() -> None:
+            with session_scope(self.sessions) as s:
+                runs.set_waiting(s, self.run_id, reason, until)
+
+        self._through_outages(write, "recording a wait")
 
     def fail(self, reason: str) -> int:
         log.error("run %s failed: %s", self.run_id, reason)
@@ -172,7 +183,8 @@ class Extraction:
             raise FatalError("the Integration has no baseUrl")
         limit = requests_per_hour(spec, self.settings.default_requests_per_hour)
         self.budget = PgBudget(
-            self.engine, tenant, integration_id, limit, self.settings.budget_window_seconds
+            self.engine, tenant, integration_id, limit, self.settings.budget_window_seconds,
+            outage_seconds=self.settings.outage_seconds,
         )
         s_ = self.settings
         self.http = HttpClient(
@@ -187,10 +199,12 @@ class Extraction:
                 backoff_cap=s_.backoff_cap_seconds,
                 secondary_wait=s_.github_secondary_wait_seconds,
                 timeout=s_.http_timeout_seconds,
+                max_response_bytes=s_.max_response_bytes,
             ),
             budget=self.budget,
             on_wait=self.on_wait,
             stop=self.stop,
+            allow_private=s_.egress_allow_private,
         )
         if checkpoint is None:
             checkpoint = Checkpoint(connector.plan())
@@ -206,6 +220,7 @@ class Extraction:
             run_id=self.run_id,
             integration_id=integration_id,
             republish=checkpoint.last_batch,
+            outage_seconds=self.settings.outage_seconds,
             max_pending=self.settings.write_queue_pages,
             max_batch_pages=self.settings.write_batch_pages,
         ).start()
@@ -232,9 +247,17 @@ class Extraction:
         self.pages_stored = writer.pages_stored
         return self._finish(checkpoint, candidate)
 
+    def _through_outages(self, call: Callable[[], T], what: str) -> T:
+        return through_outages(
+            call, f"run {self.run_id}: {what}", max_seconds=self.settings.outage_seconds, stop=self.stop
+        )
+
     def _phase(self) -> RunPhase:
-        with self.sessions() as s:
-            phase = s.scalar(select(EtlRun.phase).where(EtlRun.id == self.run_id))
+        def read() -> str | None:
+            with self.sessions() as s:
+                return s.scalar(select(EtlRun.phase).where(EtlRun.id == self.run_id))
+
+        phase = self._through_outages(read, "reading its phase")
         if phase is None:
             raise FatalError(f"run {self.run_id} was deleted")
         return RunPhase(phase)
@@ -298,17 +321,23 @@ class Extraction:
         return EXIT_OK
 
     def _finish(self, cp: Checkpoint, candidate: dict[str, Any]) -> int:
-        with session_scope(self.sessions) as s:
-            save_checkpoint(s, self.run_id, {**cp.to_json(), "done": True}, nest_cursors(candidate))
-            s.execute(
-                update(EtlRun)
-                .where(EtlRun.id == self.run_id)
-                .values(extract_finished_at=runs.utcnow(), waiting_reason=None, waiting_until=None)
-            )
+        def finish() -> None:
+            with session_scope(self.sessions) as s:
+                save_checkpoint(s, self.run_id, {**cp.to_json(), "done": True}, nest_cursors(candidate))
+                s.execute(
+                    update(EtlRun)
+                    .where(EtlRun.id == self.run_id)
+                    .values(extract_finished_at=runs.utcnow(), waiting_reason=None, waiting_until=None)
+                )
+
+        def complete() -> None:
+            with session_scope(self.sessions) as s:
+                complete_if_done(s, self.run_id)
+
+        self._through_outages(finish, "finishing")
         # The workers may have transformed and loaded every page already: then nobody else
         # would notice that the run is complete.
-        with session_scope(self.sessions) as s:
-            complete_if_done(s, self.run_id)
+        self._through_outages(complete, "completing")
         return EXIT_OK
 
 

@@ -11,6 +11,12 @@ from quarry_core.settings import CoreSettings
 
 class ExtractorSettings(CoreSettings):
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="QUARRY_HTTP_TIMEOUT_SECONDS")
+    max_response_bytes: int = Field(
+        default=64 << 20,
+        ge=1024,
+        validation_alias="QUARRY_EXTRACT_MAX_RESPONSE_BYTES",
+        description="A response larger than this fails the run (no API page is that large).",
+    )
     max_attempts: int = Field(
         default=8,
         ge=1,

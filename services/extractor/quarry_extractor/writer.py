@@ -24,7 +24,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from quarry_core.db.tenancy import acting_as
 from quarry_core.messages import TransformMessage
+from quarry_core.outage import through_outages
 from quarry_core.queue.base import QueueBackend
 from quarry_core.states import Stage
 from quarry_extractor.raw_store import RawPage, save_checkpoint, store_pages
@@ -70,6 +72,7 @@ class PageWriter:
         run_id: int,
         integration_id: int,
         republish: list[tuple[int, str]],
+        outage_seconds: float = 600.0,
         max_pending: int = 8,
         max_batch_pages: int = 16,
         max_batch_bytes: int = 8 << 20,
@@ -80,6 +83,7 @@ class PageWriter:
         self.run_id = run_id
         self.integration_id = integration_id
         self.republish = republish
+        self.outage_seconds = outage_seconds
         self.max_batch_pages = max_batch_pages
         self.max_batch_bytes = max_batch_bytes
         self.pages_stored = 0
@@ -161,8 +165,14 @@ class PageWriter:
         return batch, False
 
     def _write(self, batch: list[Entry]) -> list[tuple[int, str]]:
+        # One transaction (pages + checkpoint), so repeating it after an outage is safe.
+        what = f"run {self.run_id}: storing pages"
+        return through_outages(lambda: self._write_once(batch), what, max_seconds=self.outage_seconds)
+
+    def _write_once(self, batch: list[Entry]) -> list[tuple[int, str]]:
         pages = [e.page for e in batch if e.page is not None]
         with Session(self.engine) as s, s.begin():
+            acting_as(s, self.tenant)
             if self._lz4:
                 s.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
             stored = store_pages(s, pages)
@@ -184,7 +194,12 @@ class PageWriter:
             )
             messages.append((msg.message_id, msg.to_bytes()))
         if messages:
-            q.publish_many(Stage.TRANSFORM, messages)
+            # Transform is idempotent: a batch published twice across an outage is harmless.
+            through_outages(
+                lambda: q.publish_many(Stage.TRANSFORM, messages),
+                f"run {self.run_id}: publishing pages",
+                max_seconds=self.outage_seconds,
+            )
 
 
 def _size(entry: Entry) -> int:

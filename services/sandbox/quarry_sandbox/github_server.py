@@ -5,6 +5,7 @@ forms both work, and ``Link`` headers use the ``/repositories/{id}`` form as Git
 clients must follow them rather than build URLs)::
 
     GET /user                         GET /rate_limit (free)
+    GET /installation/repositories    (installation tokens only; they get 403 on /user)
     GET /orgs/{org}/repos             GET /repos/{o}/{r}
     GET /repos/{o}/{r}/pulls?state=open|closed|all&sort=created|updated&direction&per_page&page
     GET /repos/{o}/{r}/pulls/{n}      (full shape: merged, merged_by, additions, deletions, ...)
@@ -92,6 +93,9 @@ _REPO_PATH = re.compile(
 @dataclass
 class GithubConfig:
     tokens: tuple[str, ...] = ("gh-token",)
+    # GitHub App installation tokens: every repository of the dataset, but no GET /user (403
+    # "Resource not accessible by integration", as GitHub answers them).
+    installation_tokens: tuple[str, ...] = ()
     rest_limit: int = 5000
     graphql_limit: int = 5000
     window_seconds: float = 3600.0
@@ -253,7 +257,7 @@ class GithubServer(SandboxServer):
         token = self._token(req)
         if token is None:
             resp = gh_error(401, "Requires authentication", f"{DOCS}/overview/authenticating-to-the-rest-api")
-        elif token not in self.config.tokens:
+        elif token not in self.config.tokens and token not in self.config.installation_tokens:
             resp = gh_error(401, "Bad credentials", DOCS)
         else:
             resp = self._limited(req, resource, token)
@@ -304,8 +308,15 @@ class GithubServer(SandboxServer):
         if req.method != "GET":
             return gh_error(404, "Not Found")
         p = req.path.rstrip("/")
+        installation = self._token(req) in self.config.installation_tokens
         if p == "/user":
+            if installation:
+                return gh_error(403, "Resource not accessible by integration", f"{DOCS}/users/users")
             return Response.json(self.dataset.viewer_obj())
+        if p == "/installation/repositories":
+            if not installation:
+                return gh_error(403, "You must authenticate with an installation access token", DOCS)
+            return self.installation_repos(req)
         m = re.fullmatch(r"/(?:orgs|users)/([^/]+)/repos", p)
         if m:
             return self.org_repos(req, m.group(1))
@@ -391,6 +402,14 @@ class GithubServer(SandboxServer):
                 "rate": core,
             }
         )
+
+    def installation_repos(self, req: Request) -> Response:
+        repos = self.dataset.repos
+        per_page = min(max(1, _int(req.arg("per_page"), 30)), 100)
+        page = max(1, _int(req.arg("page"), 1))
+        chunk = repos[(page - 1) * per_page : page * per_page]
+        listed = [self.dataset.repo_obj(r) for r in chunk]
+        return Response.json({"total_count": len(repos), "repositories": listed})
 
     def org_repos(self, req: Request, org: str) -> Response:
         repos = [r for r in self.dataset.repos if r.owner.lower() == org.lower()]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import EtlRun
+from quarry_core.db.tenancy import acting_as
 from quarry_core.messages import Message
 from quarry_core.queue.base import Delivery
 from quarry_core.queue.consumer import DeadLetterHook
@@ -34,10 +35,14 @@ def dead_letter_hook(factory: sessionmaker[Session], stage: Stage) -> DeadLetter
         raw_id = getattr(message, "raw_id", None)
         text = f"{stage} of raw page {raw_id} ({entity}) dead-lettered: {error}"[:4000]
         with session_scope(factory) as session:
-            add_counts(session, message.tenant, message.run_id, entity, failed=1)
+            acting_as(session, message.tenant)
+            # Under the message's tenant: a run that is gone, or another tenant's, is not found.
             run = session.scalar(select(EtlRun).where(EtlRun.id == message.run_id).with_for_update())
             if run is None:
+                log.error("%s: message %s names no run of tenant %r (%s); not counted", stage,
+                          delivery.message_id, message.tenant, message.run_id)
                 return
+            add_counts(session, message.tenant, message.run_id, entity, failed=1)
             if RunPhase(run.phase) in TERMINAL_RUN_PHASES:
                 run.error = run.error or text
             else:

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import session_scope
+from quarry_core.db.tenancy import acting_as
 from quarry_core.messages import LoadMessage
+from quarry_core.ownership import check_messages
 from quarry_core.runs import add_counts
 from quarry_workers.health import BATCH_SECONDS, MESSAGES, RECORDS
 from quarry_workers.load import load_batch
@@ -42,6 +44,18 @@ class LoadWorker:
     def handle_batch(self, messages: Sequence[LoadMessage]) -> None:
         started = time.perf_counter()
         with session_scope(self.factory) as session:
+            check_messages(session, messages)
+        by_tenant: dict[str, list[LoadMessage]] = {}
+        for m in messages:
+            by_tenant.setdefault(m.tenant, []).append(m)
+        # One transaction acts for one tenant (row-level security): one per tenant in the batch.
+        for tenant, own in sorted(by_tenant.items()):
+            self._load(tenant, own)
+        BATCH_SECONDS.labels("load").observe(time.perf_counter() - started)
+
+    def _load(self, tenant: str, messages: Sequence[LoadMessage]) -> None:
+        with session_scope(self.factory) as session:
+            acting_as(session, tenant)
             mappings: dict[str, Mappings] = {}
 
             def mappings_for(tenant: str) -> Mappings:
@@ -50,7 +64,7 @@ class LoadWorker:
                 return mappings[tenant]
 
             result = load_batch(session, messages, mappings_for)
-            for (tenant, run_id, entity), n in sorted(loaded_counts(result.loaded).items()):
+            for (_tenant, run_id, entity), n in sorted(loaded_counts(result.loaded).items()):
                 add_counts(session, tenant, run_id, entity, loaded=n)
         MESSAGES.labels("load", "duplicate").inc(len(result.duplicates))
         MESSAGES.labels("load", "ok").inc(len(result.loaded))
@@ -58,5 +72,5 @@ class LoadWorker:
             RECORDS.labels("load", table).inc(n)
         for run_id in sorted({m.run_id for m in messages}):
             with session_scope(self.factory) as session:
+                acting_as(session, tenant)
                 complete_if_done(session, run_id)
-        BATCH_SECONDS.labels("load").observe(time.perf_counter() - started)

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from quarry_core.db.engine import get_engine, session_factory
+from quarry_core.db.tenancy import platform_sessions
 from quarry_core.messages import LoadMessage, TransformMessage
 from quarry_core.queue.consumer import Consumer
 from quarry_core.queue.factory import open_queue
@@ -79,7 +80,8 @@ def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
     from quarry_workers.embed_worker import EmbedWorker
     from quarry_workers.vectors import VectorStore, choose_embedder
 
-    factory = session_factory(get_engine(settings))
+    # Embedding sweeps every tenant's new rows: a platform-wide process.
+    factory = platform_sessions(get_engine(settings))
     embedder = choose_embedder(settings.embedder, settings.embedding_model)
     status: dict[str, Any] = {
         "worker": "embed",

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import Integration, LoadBatch, RawExtractionData, WorkItem
+from quarry_core.db.tenancy import acting_as
 from quarry_core.errors import FatalError, QuarryError, RetriableError
 from quarry_core.messages import LoadMessage, TransformMessage
+from quarry_core.ownership import check_messages
 from quarry_core.queue.base import QueueBackend
 from quarry_core.runs import add_counts
 from quarry_core.states import Stage
@@ -66,12 +68,15 @@ class TransformWorker:
 
     def handle_batch(self, messages: Sequence[TransformMessage]) -> None:
         started = time.perf_counter()
+        with session_scope(self.factory) as session:
+            check_messages(session, messages)
         for message in messages:
             self.handle(message)
         BATCH_SECONDS.labels("transform").observe(time.perf_counter() - started)
 
     def handle(self, message: TransformMessage) -> None:
         with session_scope(self.factory) as session:
+            acting_as(session, message.tenant)
             raw = session.get(RawExtractionData, message.raw_id)
             if raw is None:
                 raise FatalError(f"raw page {message.raw_id} does not exist (pruned?)")
@@ -112,6 +117,7 @@ class TransformWorker:
         if loads:
             self.queue.publish_many(Stage.LOAD, [(m.message_id, m.to_bytes()) for m in loads])
         with session_scope(self.factory) as session:
+            acting_as(session, tenant)
             if loads:
                 stmt = insert(LoadBatch).values(
                     [
@@ -151,6 +157,7 @@ class TransformWorker:
             RECORDS.labels("transform", table).inc(len(rows))
         MESSAGES.labels("transform", "ok").inc()
         with session_scope(self.factory) as session:
+            acting_as(session, tenant)
             complete_if_done(session, message.run_id)
 
     def _catalog(self, session: Session, integration_id: int) -> dict[str, str]:

@@ -157,5 +157,5 @@ def test_integration(
         credentials = load_secret(session, settings, principal.tenant, spec.credentials.secret_ref.name)
     except FatalError:
         return CheckOut(ready=False, reason="AuthFailed", message="the integration has no stored credentials")
-    result = check_integration(spec, credentials, timeout=10)
+    result = check_integration(spec, credentials, timeout=10, allow_private=settings.egress_allow_private)
     return CheckOut(ready=result.ready, reason=str(result.reason), message=result.message)

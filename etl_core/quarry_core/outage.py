@@ -1,0 +1,50 @@
+"""Waiting out an infrastructure outage (PostgreSQL or the broker restarting) instead of failing.
+
+A restart of the database is no reason to spend one of a run's attempts: the caller's unit of
+work (one transaction, one publish) is repeated with backoff until it succeeds, or until the
+outage has lasted `max_seconds` (then RetriableError ends the attempt, which resumes later).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from quarry_core.errors import RetriableError
+from quarry_core.queue.consumer import describe, is_outage
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def through_outages(
+    call: Callable[[], T],
+    what: str,
+    *,
+    max_seconds: float,
+    stop: threading.Event | None = None,
+    max_backoff: float = 10.0,
+) -> T:
+    """`call()`, repeated while it fails with an outage; other errors pass through at once."""
+    deadline = time.monotonic() + max_seconds
+    backoff = 0.25
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            if time.monotonic() + backoff > deadline or (stop is not None and stop.is_set()):
+                raise RetriableError(
+                    f"{what}: the database or broker stayed unreachable ({describe(exc)})"
+                ) from exc
+            log.warning("%s: unavailable (%s); retrying in %.1fs", what, describe(exc), backoff)
+            if stop is not None:
+                stop.wait(backoff)
+            else:
+                time.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
