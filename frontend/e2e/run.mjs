@@ -271,9 +271,13 @@ try {
   log('insights')
   await go('/insights', 'Insights')
   await page.getByRole('img', { name: /Throughput per week/ }).waitFor()
+  await shoot('insights')
   await page.getByLabel('Work item type').selectOption('Bug')
   await page.waitForURL(/type=Bug/)
-  await shoot('insights')
+  await page
+    .getByRole('img', { name: /Throughput per week/ })
+    .or(page.getByText('No work items resolved'))
+    .waitFor()
 
   log('preferences: a 422 on the time zone field, then dark theme and a time zone')
   await go('/preferences', 'Preferences')
