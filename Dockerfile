@@ -6,6 +6,17 @@
 #
 # BASE_IMAGE is any Debian bookworm-based image; one without Python gets Debian's python3.
 ARG BASE_IMAGE=python:3.12-slim-bookworm
+# Builds the dashboard when the context has no built copy (scripts/build-image builds it first).
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS dashboard
+COPY frontend /src/frontend
+COPY services/backend/quarry_backend /src/services/backend/quarry_backend
+WORKDIR /src/frontend
+RUN --mount=type=secret,id=cacert,required=false \
+    if [ -f ../services/backend/quarry_backend/static/index.html ]; then exit 0; fi; \
+    if [ -f /run/secrets/cacert ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/cacert; fi; \
+    npm ci --no-audit --no-fund && npm run build
 
 FROM ${BASE_IMAGE} AS python-base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -25,6 +36,7 @@ COPY services/workers /src/services/workers
 COPY local /src/local
 COPY operator /src/operator
 COPY cli /src/cli
+COPY --from=dashboard /src/services/backend/quarry_backend/static /src/services/backend/quarry_backend/static
 # A build behind a TLS-intercepting proxy passes its CA bundle as the secret `cacert`; it is used
 # here only and never lands in a layer.
 RUN --mount=type=secret,id=cacert,required=false \

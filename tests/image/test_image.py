@@ -4,7 +4,11 @@ an arbitrary non-root uid, a read-only root filesystem, no capabilities."""
 from __future__ import annotations
 
 import json
+import socket
+import time
+import uuid
 
+import httpx
 from sqlalchemy import create_engine, inspect
 
 from tests.image.conftest import TAG, podman
@@ -57,3 +61,39 @@ def test_every_process_entry_point_answers_help(image: dict[str, str]) -> None:
         assert result.returncode == 0, (args, result.stderr)
 
 
+
+
+def test_the_api_serves_healthz_and_the_dashboard_from_inside_the_container(image: dict[str, str]) -> None:
+    with temporary_database("quarry_image_api") as url:
+        port = free_port()
+        name = f"quarry-api-{uuid.uuid4().hex[:6]}"
+        env = ["-e", f"DATABASE_URL={url}", "-e", f"QUARRY_JWT_SECRET={uuid.uuid4().hex}"]
+        started = podman(image, "run", "-d", "--name", name, "--network=host", *RUN_AS, *env,
+                         TAG, "api", "--host=127.0.0.1", f"--port={port}")
+        assert started.returncode == 0, started.stderr
+        try:
+            health = wait_for(f"http://127.0.0.1:{port}/healthz")
+            assert health.status_code == 200
+            page = wait_for(f"http://127.0.0.1:{port}/")
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+            assert '<div id="root"' in page.text
+            deep = httpx.get(f"http://127.0.0.1:{port}/jobs/some-job", timeout=5)  # the app's own routes
+            assert deep.status_code == 200 and '<div id="root"' in deep.text
+        finally:
+            podman(image, "rm", "-f", "-t", "2", name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, f"{url} did not answer"
+            time.sleep(0.5)
