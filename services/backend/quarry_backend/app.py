@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from quarry_backend.db import Database
 from quarry_backend.middleware import ApiMiddleware
-from quarry_backend.resource_backend import LocalResources
+from quarry_backend.resource_backend import resources_for
 from quarry_backend.routes import auth, data, integrations, jobs, mappings, me, ops, queues, runs, ws
 from quarry_backend.settings import ApiSettings
 
@@ -38,7 +38,7 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
     )
     app.state.settings = settings
     app.state.db = Database(settings, settings.database_replica_url)
-    app.state.resources = LocalResources(settings)
+    app.state.resources = resources_for(settings)
     app.state.health = health or _ok
 
     api = APIRouter(prefix="/api/v1")
