@@ -75,6 +75,7 @@ MIN_ROLE = {
     ("put", "/api/v1/mappings/workflows/{workflow_name}"): "editor",
     ("delete", "/api/v1/mappings/workflows/{workflow_name}"): "editor",
     ("post", "/api/v1/mappings/retransform"): "editor",
+    ("get", "/api/v1/search"): "viewer",
 }
 PUBLIC = {
     "/api/v1/auth/login",

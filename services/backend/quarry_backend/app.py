@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from quarry_backend.db import Database
 from quarry_backend.middleware import ApiMiddleware
 from quarry_backend.resource_backend import resources_for
-from quarry_backend.routes import auth, data, integrations, jobs, mappings, me, ops, queues, runs, ws
+from quarry_backend.routes import auth, data, integrations, jobs, mappings, me, ops, queues, runs, search, ws
 from quarry_backend.settings import ApiSettings
 
 Health = Callable[[], tuple[dict[str, Any], bool]]
@@ -42,7 +42,7 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
     app.state.health = health or _ok
 
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, me, integrations, jobs, runs, data, mappings, queues, ws):
+    for module in (auth, me, integrations, jobs, runs, data, mappings, search, queues, ws):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ops.router)
