@@ -125,6 +125,7 @@ class Seeded:
     work_item_id: int
     pull_request_id: int
     dead_letter_id: int
+    dead_letter_message_id: str
     type_mapping_id: int
     hierarchy_id: int
     status_mapping_id: int
@@ -206,6 +207,7 @@ def seed(engine: Engine, client: TestClient, tenant: Tenant) -> Seeded:
             item.id,
             pr.id,
             letter.id,
+            letter.message_id,
             type_mapping.id,
             hierarchy.id,
             status_mapping.id,

@@ -76,6 +76,9 @@ MIN_ROLE = {
     ("delete", "/api/v1/mappings/workflows/{workflow_name}"): "editor",
     ("post", "/api/v1/mappings/retransform"): "editor",
     ("get", "/api/v1/search"): "viewer",
+    ("get", "/api/v1/queues/dead-letters"): "viewer",
+    ("post", "/api/v1/queues/dead-letters/{message_id}/replay"): "editor",
+    ("delete", "/api/v1/queues/dead-letters/{message_id}"): "editor",
 }
 PUBLIC = {
     "/api/v1/auth/login",
@@ -117,6 +120,7 @@ def concrete(path: str, seeded: Seeded, owner: Tenant, key_id: int) -> str:
         "hierarchy_id": seeded.hierarchy_id,
         "status_mapping_id": seeded.status_mapping_id,
         "workflow_name": seeded.workflow_name,
+        "message_id": seeded.dead_letter_message_id,
         "name": seeded.integration if path.startswith("/api/v1/integrations") else seeded.job,
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
