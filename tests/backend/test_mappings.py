@@ -251,3 +251,18 @@ def test_mappings_are_invisible_to_other_tenants(
     )
     assert moved.status_code == 404
     assert client.post(f"{API}/retransform", json={}, headers=other.headers()).json()["jobs"] == []
+
+
+def test_nul_characters_are_422_naming_where(client: TestClient, acme: Tenant) -> None:
+    h = acme.headers("editor")
+    body = {"sourceType": "Story\u0000", "standardType": "STORY"}
+    assert _error_locs(client.post(f"{API}/types", json=body, headers=h)) == [["body", "sourceType"]]
+    flow = {"name": "w", "steps": [{"name": "A\u0000", "standardStatus": "Done"}]}
+    assert _error_locs(client.post(f"{API}/workflows", json=flow, headers=h)) == [
+        ["body", "steps", 0, "name"]
+    ]
+    assert _error_locs(client.get("/api/v1/work-items?status=%00", headers=h)) == [["query", "status"]]
+    assert _error_locs(client.get("/api/v1/jobs/a%00b", headers=h)) == [["path", "name"]]
+    login = client.post("/api/v1/auth/login", data={"username": "a\u0000@x.io", "password": "x"})
+    assert _error_locs(login) == [["body", "username"]]
+

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from quarry_backend.db import Database
+from quarry_backend.input_rules import reject_nul
 from quarry_backend.middleware import ApiMiddleware
 from quarry_backend.resource_backend import resources_for
 from quarry_backend.routes import auth, data, integrations, jobs, mappings, me, ops, queues, runs, search, ws
@@ -41,7 +42,7 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
     app.state.resources = resources_for(settings)
     app.state.health = health or _ok
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
     for module in (auth, me, integrations, jobs, runs, data, mappings, search, queues, ws):
         api.include_router(module.router)
     app.include_router(api)
