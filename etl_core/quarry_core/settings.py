@@ -41,6 +41,15 @@ class CoreSettings(BaseSettings):
         validation_alias="QDRANT_URL",
         description="Qdrant server URL; unset means Qdrant local mode under the data directory.",
     )
+    # The embed worker writes vectors with it and the API embeds search queries with it.
+    embedder: Literal["auto", "hashing", "sentence", "off"] = Field(
+        default="auto",
+        validation_alias="QUARRY_EMBEDDER",
+        description="auto: the sentence model when the optional extra is installed, else hashing.",
+    )
+    embedding_model: str = Field(
+        default="sentence-transformers/all-MiniLM-L6-v2", validation_alias="QUARRY_EMBEDDING_MODEL"
+    )
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="QUARRY_DATA_DIR")
     queue_prefix: str = Field(
         default="quarry",

@@ -18,7 +18,17 @@ from quarry_backend.admin import create_tenant, create_user
 from quarry_backend.app import create_app
 from quarry_backend.settings import ApiSettings
 from quarry_core import store
-from quarry_core.db.models import DeadLetter, PullRequest, RawExtractionData, WorkItem
+from quarry_core.db.models import (
+    DeadLetter,
+    PullRequest,
+    RawExtractionData,
+    StatusMapping,
+    WitHierarchy,
+    WitMapping,
+    Workflow,
+    WorkflowStep,
+    WorkItem,
+)
 from quarry_core.runs import add_counts, create_run
 from quarry_core.settings import CoreSettings
 
@@ -115,6 +125,11 @@ class Seeded:
     work_item_id: int
     pull_request_id: int
     dead_letter_id: int
+    dead_letter_message_id: str
+    type_mapping_id: int
+    hierarchy_id: int
+    status_mapping_id: int
+    workflow_name: str
 
 
 def seed(engine: Engine, client: TestClient, tenant: Tenant) -> Seeded:
@@ -170,9 +185,34 @@ def seed(engine: Engine, client: TestClient, tenant: Tenant) -> Seeded:
             attempts=5,
             run_id=run.id,
         )
-        session.add_all([item, pr, letter])
+        type_mapping = WitMapping(tenant=tenant.name, source_type="Story", standard_type="STORY")
+        hierarchy = WitHierarchy(tenant=tenant.name, standard_type="STORY", level=0)
+        status_mapping = StatusMapping(
+            tenant=tenant.name, work_item_type="*", source_status="Done", standard_status="Done"
+        )
+        workflow = Workflow(tenant=tenant.name, name="delivery", work_item_type="*")
+        session.add_all([item, pr, letter, type_mapping, hierarchy, status_mapping, workflow])
+        session.flush()
+        session.add(
+            WorkflowStep(
+                tenant=tenant.name, workflow_id=workflow.id, position=0, name="Done", standard_status="Done"
+            )
+        )
         session.commit()
-        return Seeded("acme-jira", "acme-jira-sync", run.id, raw.id, item.id, pr.id, letter.id)
+        return Seeded(
+            "acme-jira",
+            "acme-jira-sync",
+            run.id,
+            raw.id,
+            item.id,
+            pr.id,
+            letter.id,
+            letter.message_id,
+            type_mapping.id,
+            hierarchy.id,
+            status_mapping.id,
+            workflow.name,
+        )
 
 
 __all__ = ["PASSWORD", "CoreSettings", "Seeded", "Tenant", "login", "make_tenant", "seed"]

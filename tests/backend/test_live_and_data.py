@@ -139,3 +139,10 @@ def test_websocket_without_a_valid_token_is_closed(client: TestClient) -> None:
     with client.websocket_connect(f"/api/v1/ws?token=bad-{uuid.uuid4().hex}") as ws:
         message = ws.receive()
         assert message["type"] == "websocket.close" and message["code"] == 4401
+
+
+def test_time_filters_take_any_iso_offset(client: TestClient, acme: Tenant) -> None:
+    h = acme.headers("viewer")
+    for since in ("0201-05-04T07:05:59+19:10", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-23:00"):
+        response = client.get("/api/v1/work-items", params={"updated_since": since}, headers=h)
+        assert response.status_code == 200, (since, response.text)

@@ -20,10 +20,10 @@ from quarry_core.queue.base import QueueBackend
 from quarry_core.queue.consumer import Consumer
 from quarry_core.runs import create_run, set_phase, utcnow
 from quarry_core.states import RunPhase, Stage
+from quarry_core.vectors import VectorStore
 from quarry_workers.common import dead_letter_hook
 from quarry_workers.load_worker import LoadWorker
 from quarry_workers.transform_worker import TransformWorker
-from quarry_workers.vectors import VectorStore
 from tests.workers.fixtures import SOURCES, JiraSource
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from quarry_core.vectors import HashingEmbedder, VectorStore, embedding_progress
 from quarry_workers.embed_worker import EmbedWorker
-from quarry_workers.vectors import HashingEmbedder, VectorStore, embedding_progress
 from tests.workers.conftest import Platform
 from tests.workers.fixtures import JiraSource
 from tests.workers.test_pipeline import _seed_jira_run

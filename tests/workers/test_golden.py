@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from quarry_core.mappings import Mappings, StatusTarget
 from quarry_workers.derived import Move, cycle_time, lead_time
-from quarry_workers.mappings import Mappings, StatusTarget
 from quarry_workers.transform import TransformOptions, transform_page
 from quarry_workers.transform_worker import status_catalog
 from tests.workers.fixtures import items, rows

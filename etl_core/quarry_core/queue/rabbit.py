@@ -34,6 +34,7 @@ from quarry_core.queue.base import (
     QueueBackend,
     QueueDepth,
     dead_letter_queue_name,
+    peek_tenant_and_run,
     queue_name,
     retry_queue_name,
 )
@@ -329,22 +330,43 @@ class RabbitQueue(QueueBackend):
                 method, props, body = channel.basic_get(dlq, auto_ack=False)
                 if method is None:
                     break
-                headers = dict(props.headers or {})
-                error = headers.get(ERROR_HEADER)
-                if error is None and headers.get("x-death"):
-                    error = f"delivery limit exceeded ({self.max_attempts}): consumers kept failing"
-                records.append(
-                    DeadLetterRecord(
-                        dlq,
-                        props.message_id or "",
-                        body,
-                        str(error or ""),
-                        int(headers.get(ATTEMPT_HEADER, 0)),
-                    )
-                )
+                records.append(self._dead_record(dlq, props, body))
         finally:
             channel.close()  # unacked gets go back to the queue in order
         return records
+
+    def _dead_record(self, dlq: str, props: pika.BasicProperties, body: bytes) -> DeadLetterRecord:
+        headers = dict(props.headers or {})
+        error = headers.get(ERROR_HEADER)
+        if error is None and headers.get("x-death"):
+            error = f"delivery limit exceeded ({self.max_attempts}): consumers kept failing"
+        return DeadLetterRecord(
+            dlq, props.message_id or "", body, str(error or ""), int(headers.get(ATTEMPT_HEADER, 0))
+        )
+
+    def take_dead_letter(
+        self, stage: Stage, message_id: str, tenant: str, *, replay: bool, scan: int = 10_000
+    ) -> DeadLetterRecord | None:
+        self._ensure_open()
+        dlq = dead_letter_queue_name(self.prefix, stage)
+        channel = self._conn.channel()
+        try:
+            for _ in range(scan):
+                method, props, body = channel.basic_get(dlq, auto_ack=False)
+                if method is None:
+                    return None
+                if props.message_id != message_id or peek_tenant_and_run(body)[0] != tenant:
+                    continue
+                if replay:
+                    headers = _carry_headers(dict(props.headers or {}))
+                    headers.pop(ATTEMPT_HEADER, None)
+                    headers.pop(ERROR_HEADER, None)
+                    self.publish(stage, body, message_id=message_id, headers=headers)
+                channel.basic_ack(method.delivery_tag)
+                return self._dead_record(dlq, props, body)
+            return None
+        finally:
+            channel.close()  # the letters passed over go back to the queue
 
     def purge(self, stage: Stage) -> None:
         for name in self._names(stage):

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from quarry_backend.dashboard import mount_dashboard
 from quarry_backend.db import Database
+from quarry_backend.input_rules import reject_nul
 from quarry_backend.middleware import ApiMiddleware
-from quarry_backend.resource_backend import LocalResources
-from quarry_backend.routes import auth, data, integrations, jobs, me, ops, queues, runs, ws
+from quarry_backend.resource_backend import resources_for
+from quarry_backend.routes import auth, data, integrations, jobs, mappings, me, ops, queues, runs, search, ws
 from quarry_backend.settings import ApiSettings
 from quarry_core.settings import reveal
 
@@ -40,13 +41,14 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
     )
     app.state.settings = settings
     app.state.db = Database(settings, reveal(settings.database_replica_url))
-    app.state.resources = LocalResources(settings)
+    app.state.resources = resources_for(settings)
     app.state.health = health or _ok
 
-    api = APIRouter(prefix="/api/v1")
-    for module in (auth, me, integrations, jobs, runs, data, queues, ws):
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
+    for module in (auth, me, integrations, jobs, runs, data, mappings, search, queues):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(ws.router, prefix="/api/v1")  # a WebSocket has no HTTP request to screen
     app.include_router(ops.router)
     mount_dashboard(app)  # last: its catch-all must not shadow a route above
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from quarry_workers.mappings import DONE, IN_PROGRESS, Flow, Mappings
+from quarry_core.mappings import DONE, IN_PROGRESS, Flow, Mappings
 
 
 @dataclass(frozen=True)

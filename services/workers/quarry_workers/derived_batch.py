@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from quarry_core.mappings import Mappings
 from quarry_workers.derived import Move, cycle_time, lead_time
-from quarry_workers.mappings import Mappings
 
 Scope = tuple[str, int]  # (tenant, integration)
 ItemKey = tuple[str, int, str]  # (tenant, integration, work item source id)

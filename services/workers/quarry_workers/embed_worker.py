@@ -9,7 +9,7 @@ changes one of these rows meanwhile waits and then clears `embedded_at` again: a
 marked embedded with an old vector. Points are written before the commit, so a crash re-embeds a
 batch (point ids are stable) and loses none.
 
-Progress (pending / embedded per kind) is in `quarry_workers.vectors.embedding_progress` and on
+Progress (pending / embedded per kind) is in `quarry_core.vectors.embedding_progress` and on
 /metrics as `quarry_vectors_pending` / `quarry_vectors_embedded`.
 """
 
@@ -30,14 +30,14 @@ from quarry_core.db.engine import session_scope
 from quarry_core.db.models import PullRequest, WorkItem
 from quarry_core.queue.consumer import describe, is_outage
 from quarry_core.tables import EMBEDDED
-from quarry_workers.health import VECTORS, VECTORS_EMBEDDED, VECTORS_PENDING
-from quarry_workers.vectors import (
+from quarry_core.vectors import (
     VectorRecord,
     VectorStore,
     embedding_progress,
     pull_request_record,
     work_item_record,
 )
+from quarry_workers.health import VECTORS, VECTORS_EMBEDDED, VECTORS_PENDING
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from quarry_core.db.models import Base, LoadBatch
 from quarry_core.errors import FatalError
+from quarry_core.mappings import Mappings
 from quarry_core.messages import LoadMessage
 from quarry_core.tables import FINAL_TABLES, TABLES
 from quarry_workers.derived_batch import MAPPED, TIMES, Plan, Stored, plan_batch
-from quarry_workers.mappings import Mappings
 from quarry_workers.staging import (
     SERVER_COLUMNS,
     copy_into_staging,

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from quarry_core.completion import complete_if_done
 from quarry_core.db.engine import session_scope
 from quarry_core.db.tenancy import acting_as
+from quarry_core.mappings import Mappings, load_mappings
 from quarry_core.messages import LoadMessage
 from quarry_core.ownership import check_messages
 from quarry_core.runs import add_counts
 from quarry_workers.health import BATCH_SECONDS, MESSAGES, RECORDS
 from quarry_workers.load import load_batch
-from quarry_workers.mappings import Mappings, load_mappings
 
 log = logging.getLogger(__name__)
 

@@ -77,8 +77,8 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
 
 def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
     """The vector stage. Qdrant local mode locks its directory: one such process per data directory."""
+    from quarry_core.vectors import VectorStore, choose_embedder
     from quarry_workers.embed_worker import EmbedWorker
-    from quarry_workers.vectors import VectorStore, choose_embedder
 
     # Embedding sweeps every tenant's new rows: a platform-wide process.
     factory = platform_sessions(get_engine(settings))

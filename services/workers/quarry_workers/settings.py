@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from quarry_core.settings import CoreSettings
@@ -23,14 +21,6 @@ class WorkerSettings(CoreSettings):
         ge=1,
         validation_alias="QUARRY_EMBED_BATCH_SIZE",
         description="Rows the embed stage claims, embeds and commits at a time.",
-    )
-    embedder: Literal["auto", "hashing", "sentence", "off"] = Field(
-        default="auto",
-        validation_alias="QUARRY_EMBEDDER",
-        description="auto: the sentence model when the optional extra is installed, else hashing.",
-    )
-    embedding_model: str = Field(
-        default="sentence-transformers/all-MiniLM-L6-v2", validation_alias="QUARRY_EMBEDDING_MODEL"
     )
     health_port: int = Field(
         default=0,

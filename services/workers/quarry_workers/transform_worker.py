@@ -22,13 +22,13 @@ from quarry_core.db.engine import session_scope
 from quarry_core.db.models import Integration, LoadBatch, RawExtractionData, WorkItem
 from quarry_core.db.tenancy import acting_as
 from quarry_core.errors import FatalError, QuarryError, RetriableError
+from quarry_core.mappings import load_mappings
 from quarry_core.messages import LoadMessage, TransformMessage
 from quarry_core.ownership import check_messages
 from quarry_core.queue.base import QueueBackend
 from quarry_core.runs import add_counts
 from quarry_core.states import Stage
 from quarry_workers.health import BATCH_SECONDS, MESSAGES, RECORDS
-from quarry_workers.mappings import load_mappings
 from quarry_workers.transform import Records, TransformOptions, transform_page
 
 log = logging.getLogger(__name__)

@@ -44,6 +44,16 @@ class Order(StrEnum):
     DESC = "desc"
 
 
+def _utc(value: datetime) -> datetime:
+    """In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 (and Python) allow."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # moved out of years 1..9999
+        return _NEG if value.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
 def _encode(value: Any, row_id: int) -> str:
     raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, row_id])
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -53,7 +63,7 @@ def _decode(cursor: str, is_time: bool) -> tuple[Any, int]:
     try:
         value, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if is_time:
-            value = datetime.fromisoformat(value)
+            value = _utc(datetime.fromisoformat(value))
         if not isinstance(row_id, int):
             raise ValueError("id")
         return value, row_id
@@ -124,7 +134,7 @@ def work_items(
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(WorkItem.key.ilike(pattern), WorkItem.title.ilike(pattern)))
     if updated_since is not None:
-        query = query.where(WorkItem.updated_at >= updated_since)
+        query = query.where(WorkItem.updated_at >= _utc(updated_since))
     sort_columns: dict[WorkItemSort, Any] = {
         WorkItemSort.UPDATED: WorkItem.updated_at,
         WorkItemSort.CREATED: WorkItem.created_at,

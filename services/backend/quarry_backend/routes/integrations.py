@@ -17,11 +17,9 @@ from quarry_backend.schemas.resources import (
     IntegrationUpdate,
 )
 from quarry_core import store
-from quarry_core.db.models import EtlJob, Integration, Secret
-from quarry_core.errors import FatalError
+from quarry_core.db.models import EtlJob, Integration
 from quarry_core.integration_check import check_integration
 from quarry_core.resources import IntegrationSpec, IntegrationType
-from quarry_core.secrets import load_secret
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 
@@ -51,10 +49,6 @@ def to_out(row: Integration, secret_set: bool) -> IntegrationOut:
     )
 
 
-def _secret_names(session: ReadSessionDep | SessionDep, tenant: str) -> set[str]:
-    return set(session.scalars(select(Secret.name).where(Secret.tenant == tenant)))
-
-
 def _get(session: ReadSessionDep | SessionDep, tenant: str, name: str) -> Integration:
     try:
         return store.get_integration(session, tenant, name)
@@ -62,15 +56,17 @@ def _get(session: ReadSessionDep | SessionDep, tenant: str, name: str) -> Integr
         raise HTTPException(404, f"integration {name} not found") from None
 
 
-def _out(session: ReadSessionDep | SessionDep, tenant: str, name: str) -> IntegrationOut:
+def _out(request: Request, session: ReadSessionDep | SessionDep, tenant: str, name: str) -> IntegrationOut:
     row = _get(session, tenant, name)
     secret = (row.spec.get("credentials") or {}).get("secretRef", {}).get("name")
-    return to_out(row, secret in _secret_names(session, tenant))
+    return to_out(row, secret in backend(request).secret_names(session, tenant))
 
 
 @router.get("", response_model=list[IntegrationOut], responses=READ, summary="List integrations")
-def list_integrations(session: ReadSessionDep, principal: CurrentUser) -> list[IntegrationOut]:
-    secrets = _secret_names(session, principal.tenant)
+def list_integrations(
+    request: Request, session: ReadSessionDep, principal: CurrentUser
+) -> list[IntegrationOut]:
+    secrets = backend(request).secret_names(session, principal.tenant)
     rows = store.list_integrations(session, principal.tenant)
     return [
         to_out(r, (r.spec.get("credentials") or {}).get("secretRef", {}).get("name") in secrets) for r in rows
@@ -78,8 +74,10 @@ def list_integrations(session: ReadSessionDep, principal: CurrentUser) -> list[I
 
 
 @router.get("/{name}", response_model=IntegrationOut, responses=READ_ONE, summary="Get one integration")
-def get_integration(name: str, session: ReadSessionDep, principal: CurrentUser) -> IntegrationOut:
-    return _out(session, principal.tenant, name)
+def get_integration(
+    name: str, request: Request, session: ReadSessionDep, principal: CurrentUser
+) -> IntegrationOut:
+    return _out(request, session, principal.tenant, name)
 
 
 @router.post(
@@ -103,7 +101,7 @@ def create_integration(
         session, principal.tenant, body.name, body.spec(body.name), body.secret_values()
     )
     session.commit()
-    return _out(session, principal.tenant, body.name)
+    return _out(request, session, principal.tenant, body.name)
 
 
 @router.put(
@@ -119,7 +117,7 @@ def update_integration(
     _get(session, principal.tenant, name)
     backend(request).apply_integration(session, principal.tenant, name, body.spec(name), body.secret_values())
     session.commit()
-    return _out(session, principal.tenant, name)
+    return _out(request, session, principal.tenant, name)
 
 
 @router.delete(
@@ -149,13 +147,17 @@ def delete_integration(name: str, request: Request, session: SessionDep, princip
     **allow("editor"),
 )
 def test_integration(
-    name: str, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+    name: str, request: Request, session: SessionDep, principal: CurrentUser, settings: SettingsDep
 ) -> CheckOut:
     row = _get(session, principal.tenant, name)
     spec = IntegrationSpec.model_validate(row.spec)
-    try:
-        credentials = load_secret(session, settings, principal.tenant, spec.credentials.secret_ref.name)
-    except FatalError:
+    credentials = backend(request).credentials(session, principal.tenant, spec.credentials.secret_ref.name)
+    if credentials is None:
         return CheckOut(ready=False, reason="AuthFailed", message="the integration has no stored credentials")
-    result = check_integration(spec, credentials, timeout=10, allow_private=settings.egress_allow_private)
+    result = check_integration(
+        spec,
+        credentials,
+        timeout=settings.integration_check_timeout,
+        allow_private=settings.egress_allow_private,
+    )
     return CheckOut(ready=result.ready, reason=str(result.reason), message=result.message)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quarry_backend.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep, allow
 from quarry_backend.errors import READ, UNAVAILABLE, WRITE_ONE
-from quarry_backend.schemas.queues import DeadLetterOut, QueueOut, QueuesOut, WorkerPoolOut
+from quarry_backend.schemas.queues import (
+    DeadLetterOut,
+    QueuedDeadLetterOut,
+    QueueOut,
+    QueuesOut,
+    WorkerPoolOut,
+)
 from quarry_core import store
 from quarry_core.db.models import DeadLetter
-from quarry_core.queue.base import STAGES
+from quarry_core.queue.base import STAGES, DeadLetterRecord, peek_tenant_and_run
 from quarry_core.queue.factory import open_queue
 from quarry_core.states import Stage
 
@@ -41,6 +47,12 @@ def queues(session: ReadSessionDep, settings: SettingsDep, principal: CurrentUse
     for job in store.list_jobs(session, principal.tenant):
         for stage, pool in ((job.status or {}).get("workers") or {}).items():
             workers.append(WorkerPoolOut.model_validate({**pool, "job": job.name, "stage": stage}))
+    # Workers poll (basic_get), so the broker's own consumer count is always 0; the pools are shared
+    # by all jobs, so every job records the same replicas for a stage.
+    consumers: dict[str, int] = {}
+    for pool in workers:
+        if pool.replicas is not None:
+            consumers[pool.stage] = max(consumers.get(pool.stage, 0), pool.replicas)
     return QueuesOut(
         backend="rabbitmq" if settings.amqp_url else "postgresql",
         queues=[
@@ -51,6 +63,7 @@ def queues(session: ReadSessionDep, settings: SettingsDep, principal: CurrentUse
                 unacked=d.unacked,
                 delayed=d.delayed,
                 dead=d.dead,
+                consumers=consumers.get(stage.value),
             )
             for stage, d in depths
         ],
@@ -134,4 +147,90 @@ def replay_dead_letter(
 def discard_dead_letter(letter_id: int, session: SessionDep, principal: CurrentUser) -> Response:
     session.delete(_letter(session, principal.tenant, letter_id))
     session.commit()
+    return Response(status_code=204)
+
+
+# --- the queue backend's own dead-letter queues (RabbitMQ on Kubernetes) -------------------------
+
+SCAN = 1000  # dead letters read per listing: other tenants' letters share the queue
+MessageId = Annotated[str, Path(min_length=1, max_length=200)]
+StageQuery = Annotated[Stage | None, Query(description="Only this stage's dead-letter queue.")]
+
+
+def _queued_out(stage: Stage, record: DeadLetterRecord) -> QueuedDeadLetterOut:
+    return QueuedDeadLetterOut(
+        message_id=record.message_id,
+        stage=stage.value,
+        queue=record.queue,
+        error=record.error,
+        attempts=record.attempts,
+        run_id=peek_tenant_and_run(record.body)[1],
+    )
+
+
+@router.get(
+    "/queues/dead-letters",
+    response_model=list[QueuedDeadLetterOut],
+    responses={**READ, **UNAVAILABLE},
+    summary="The tenant's dead letters in the queue backend's dead-letter queues",
+)
+def queued_dead_letters(
+    settings: SettingsDep,
+    principal: CurrentUser,
+    stage: StageQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[QueuedDeadLetterOut]:
+    out = []
+    try:
+        with open_queue(settings) as queue:
+            for each in (stage,) if stage else STAGES:
+                records = queue.dead_letters(each, limit=SCAN)
+                out += [_queued_out(each, r) for r in records if _owner(r) == principal.tenant]
+    except Exception as exc:
+        raise HTTPException(503, f"the queue is unavailable ({type(exc).__name__})") from None
+    return out[:limit]
+
+
+def _owner(record: DeadLetterRecord) -> str | None:
+    return peek_tenant_and_run(record.body)[0]
+
+
+def _take(
+    settings: SettingsDep, stage: Stage | None, message_id: str, tenant: str, replay: bool
+) -> tuple[Stage, DeadLetterRecord]:
+    try:
+        with open_queue(settings) as queue:
+            for each in (stage,) if stage else STAGES:
+                record = queue.take_dead_letter(each, message_id, tenant, replay=replay)
+                if record is not None:
+                    return each, record
+    except Exception as exc:
+        raise HTTPException(503, f"the queue is unavailable ({type(exc).__name__})") from None
+    raise HTTPException(404, f"dead letter {message_id} not found")
+
+
+@router.post(
+    "/queues/dead-letters/{message_id}/replay",
+    response_model=QueuedDeadLetterOut,
+    responses={**WRITE_ONE, **UNAVAILABLE},
+    summary="Put a dead letter of a dead-letter queue back on its stage's queue, with fresh attempts",
+    **allow("editor"),
+)
+def replay_queued_dead_letter(
+    message_id: MessageId, settings: SettingsDep, principal: CurrentUser, stage: StageQuery = None
+) -> QueuedDeadLetterOut:
+    return _queued_out(*_take(settings, stage, message_id, principal.tenant, replay=True))
+
+
+@router.delete(
+    "/queues/dead-letters/{message_id}",
+    status_code=204,
+    responses={**WRITE_ONE, **UNAVAILABLE},
+    summary="Discard a dead letter of a dead-letter queue",
+    **allow("editor"),
+)
+def discard_queued_dead_letter(
+    message_id: MessageId, settings: SettingsDep, principal: CurrentUser, stage: StageQuery = None
+) -> Response:
+    _take(settings, stage, message_id, principal.tenant, replay=False)
     return Response(status_code=204)

@@ -14,6 +14,11 @@ class QueueOut(OutModel):
     unacked: int
     delayed: int
     dead: int = Field(description="Dead letters of the stage (all tenants).")
+    consumers: int | None = Field(
+        default=None,
+        description="Worker processes (pods) consuming the stage, as the scaler last recorded it in the "
+        "tenant's jobs; null when none of them has a record.",
+    )
 
 
 class WorkerPoolOut(OutModel):
@@ -40,3 +45,14 @@ class DeadLetterOut(OutModel):
     attempts: int
     run_id: int | None = None
     created_at: datetime
+
+
+class QueuedDeadLetterOut(OutModel):
+    """A dead letter in the queue backend's dead-letter queue (RabbitMQ's, or PostgreSQL's)."""
+
+    message_id: str
+    stage: str
+    queue: str
+    error: str
+    attempts: int
+    run_id: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from quarry_workers.mappings import Mappings
+from quarry_core.mappings import Mappings
 from quarry_workers.transform.common import Records, TransformOptions
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from quarry_core.errors import FatalError
-from quarry_workers.mappings import Mappings
+from quarry_core.mappings import Mappings
 from quarry_workers.transform.common import (
     Records,
     Row,

@@ -21,7 +21,7 @@ always kept next to the mapped one, so a mapping can be added later and re-trans
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quarry_core.db.models import StatusMapping, WitHierarchy, WitMapping, Workflow, WorkflowStep
+from quarry_core.tables import TABLES
 
 TO_DO, IN_PROGRESS, DONE = "To Do", "In Progress", "Done"
 STANDARD_STATUSES = (TO_DO, IN_PROGRESS, DONE)
@@ -38,12 +39,12 @@ CATEGORY_DEFAULTS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def _key(value: str) -> str:
+def fold(value: str) -> str:
     return value.strip().casefold()
 
 
-def _type_key(work_item_type: str | None) -> str:
-    return ANY_TYPE if not work_item_type or work_item_type == ANY_TYPE else _key(work_item_type)
+def type_key(work_item_type: str | None) -> str:
+    return ANY_TYPE if not work_item_type or work_item_type == ANY_TYPE else fold(work_item_type)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Flow:
     def step(self, name: str | None) -> Step | None:
         if name is None:
             return None
-        wanted = _key(name)
-        return next((s for s in self.steps if _key(s.name) == wanted), None)
+        wanted = fold(name)
+        return next((s for s in self.steps if fold(s.name) == wanted), None)
 
     @property
     def commitment(self) -> Step | None:
@@ -95,18 +96,18 @@ class Mappings:
     def map_type(self, source_type: str | None) -> str | None:
         if source_type is None:
             return None
-        return self.types.get(_key(source_type), source_type.strip().upper())
+        return self.types.get(fold(source_type), source_type.strip().upper())
 
     def hierarchy_level(self, standard_type: str | None, source_level: int | None, subtask: bool) -> int:
-        if standard_type is not None and _key(standard_type) in self.levels:
-            return self.levels[_key(standard_type)]
+        if standard_type is not None and fold(standard_type) in self.levels:
+            return self.levels[fold(standard_type)]
         if source_level is not None:
             return source_level
         return -1 if subtask else 0
 
     def workflow(self, standard_type: str | None) -> Flow | None:
-        if standard_type is not None and _key(standard_type) in self.workflows:
-            return self.workflows[_key(standard_type)]
+        if standard_type is not None and fold(standard_type) in self.workflows:
+            return self.workflows[fold(standard_type)]
         return self.workflows.get(ANY_TYPE)
 
     def map_status(self, standard_type: str | None, status: str | None, category: str | None) -> str | None:
@@ -121,6 +122,12 @@ class Mappings:
             return step.status
         return CATEGORY_DEFAULTS.get((category or "").lower(), TO_DO)
 
+    def status_rule(self, standard_type: str | None, status: str) -> str:
+        """Which rule decides `status` for items of this type: a mapping, a workflow step or the category."""
+        if self._target(standard_type, status) is not None:
+            return "mapping"
+        return "workflow" if self._flow_step(standard_type, status) is not None else "category"
+
     def workflow_step(self, standard_type: str | None, status: str | None) -> str | None:
         if status is None:
             return None
@@ -132,27 +139,37 @@ class Mappings:
 
     def _target(self, standard_type: str | None, status: str) -> StatusTarget | None:
         if standard_type is not None:
-            hit = self.statuses.get((_key(standard_type), _key(status)))
+            hit = self.statuses.get((fold(standard_type), fold(status)))
             if hit is not None:
                 return hit
-        return self.statuses.get((ANY_TYPE, _key(status)))
+        return self.statuses.get((ANY_TYPE, fold(status)))
 
     def _flow_step(self, standard_type: str | None, status: str) -> Step | None:
         flow = self.workflow(standard_type)
         return flow.step(status) if flow is not None else None
 
 
+# Mappings decide these tables' columns; a job that extracts what fills them has rows to re-map.
+MAPPED_TABLES = ("work_items", "work_item_transitions")
+
+
+def jobs_affected_by_mappings(jobs: Iterable[tuple[str, Iterable[str]]]) -> list[str]:
+    """The names of the jobs (name, entities) whose rows a mapping change rewrites on re-transform."""
+    entities = {TABLES[t].refreshed_by for t in MAPPED_TABLES} - {None}
+    return sorted(name for name, extracted in jobs if entities & set(extracted))
+
+
 def load_mappings(session: Session, tenant: str) -> Mappings:
     types = {
-        _key(m.source_type): m.standard_type
+        fold(m.source_type): m.standard_type
         for m in session.scalars(select(WitMapping).where(WitMapping.tenant == tenant))
     }
     levels = {
-        _key(h.standard_type): h.level
+        fold(h.standard_type): h.level
         for h in session.scalars(select(WitHierarchy).where(WitHierarchy.tenant == tenant))
     }
     statuses = {
-        (_type_key(s.work_item_type), _key(s.source_status)): StatusTarget(s.standard_status, s.workflow_step)
+        (type_key(s.work_item_type), fold(s.source_status)): StatusTarget(s.standard_status, s.workflow_step)
         for s in session.scalars(select(StatusMapping).where(StatusMapping.tenant == tenant))
     }
     flows: dict[str, Flow] = {}
@@ -169,7 +186,7 @@ def load_mappings(session: Session, tenant: str) -> Mappings:
                 for s in steps
                 if s.workflow_id == wf.id
             )
-            flows.setdefault(_type_key(wf.work_item_type), Flow(wf.name, own))
+            flows.setdefault(type_key(wf.work_item_type), Flow(wf.name, own))
     return Mappings(
         types=MappingProxyType(types),
         levels=MappingProxyType(levels),
