@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.websockets import WebSocketDisconnect
 
 from quarry_core import store
 from quarry_core.db.models import WorkItem
@@ -265,4 +267,7 @@ def test_nul_characters_are_422_naming_where(client: TestClient, acme: Tenant) -
     assert _error_locs(client.get("/api/v1/jobs/a%00b", headers=h)) == [["path", "name"]]
     login = client.post("/api/v1/auth/login", data={"username": "a\u0000@x.io", "password": "x"})
     assert _error_locs(login) == [["body", "username"]]
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/api/v1/ws?token=a%00b"):
+        pass
+    assert closed.value.code == 1008
 

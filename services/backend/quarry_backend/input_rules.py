@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+from starlette.requests import HTTPConnection
 
 Loc = tuple[str | int, ...]
 
@@ -29,10 +30,21 @@ def nul_locations(value: Any, loc: Loc) -> Iterator[Loc]:
             yield from nul_locations(item, (*loc, index))
 
 
-async def reject_nul(request: Request) -> None:
-    locs: list[Loc] = [("path", k) for k, v in request.path_params.items() if "\x00" in str(v)]
-    locs += [("query", k) for k, v in request.query_params.multi_items() if "\x00" in k + v]
-    locs += [("header", k) for k, v in request.headers.items() if "\x00" in v]
+async def reject_nul(connection: HTTPConnection) -> None:
+    locs: list[Loc] = [("path", k) for k, v in connection.path_params.items() if "\x00" in str(v)]
+    locs += [("query", k) for k, v in connection.query_params.multi_items() if "\x00" in k + v]
+    locs += [("header", k) for k, v in connection.headers.items() if "\x00" in v]
+    if isinstance(connection, Request):
+        locs += await _body_nul(connection)
+    errors = [{"loc": loc, "msg": "NUL characters are not allowed", "type": "value_error"} for loc in locs]
+    if errors and isinstance(connection, Request):
+        raise RequestValidationError(errors)
+    if errors:
+        raise WebSocketRequestValidationError(errors)
+
+
+async def _body_nul(request: Request) -> list[Loc]:
+    locs: list[Loc] = []
     content_type = request.headers.get("content-type", "")
     if "form" in content_type:
         form = await request.form()
@@ -40,7 +52,4 @@ async def reject_nul(request: Request) -> None:
     elif "json" in content_type:
         with contextlib.suppress(ValueError):  # not JSON: the route's own validation answers that
             locs += nul_locations(json.loads(await request.body()), ("body",))
-    if locs:
-        raise RequestValidationError(
-            [{"loc": loc, "msg": "NUL characters are not allowed", "type": "value_error"} for loc in locs]
-        )
+    return locs
