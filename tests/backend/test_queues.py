@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,7 @@ from tests.backend.conftest import PASSWORD, Tenant, make_tenant, seed
 def queue_app(request: pytest.FixtureRequest, api_settings: ApiSettings) -> Iterator[FastAPI]:
     update: dict[str, object] = {"queue_prefix": f"qd{uuid.uuid4().hex[:8]}"}
     if request.param == "rabbitmq":
-        update["amqp_url"] = request.getfixturevalue("amqp_url")
+        update["amqp_url"] = SecretStr(request.getfixturevalue("amqp_url"))  # model_copy does not validate
     application = create_app(api_settings.model_copy(update=update))
     yield application
     if request.param == "rabbitmq":

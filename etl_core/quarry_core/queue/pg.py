@@ -206,6 +206,7 @@ class PgQueue(QueueBackend):
         self, stage: Stage, message_id: str, tenant: str, *, replay: bool
     ) -> DeadLetterRecord | None:
         with self.engine.begin() as conn:
+            as_platform(conn)  # the queue's own tables; the caller's tenant is in the WHERE
             row = conn.execute(
                 text(
                     "SELECT id, queue, message_id, body, headers, error, attempts FROM dead_letters "

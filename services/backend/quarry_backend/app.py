@@ -45,10 +45,9 @@ def create_app(settings: ApiSettings | None = None, health: Health | None = None
     app.state.health = health or _ok
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(reject_nul)])
-    for module in (auth, me, integrations, jobs, runs, data, mappings, search, queues):
+    for module in (auth, me, integrations, jobs, runs, data, mappings, search, queues, ws):
         api.include_router(module.router)
     app.include_router(api)
-    app.include_router(ws.router, prefix="/api/v1")  # a WebSocket has no HTTP request to screen
     app.include_router(ops.router)
     mount_dashboard(app)  # last: its catch-all must not shadow a route above
 
