@@ -20,6 +20,7 @@ from tests.extractor.conftest import (
     JIRA_CREDS,
     MakeRun,
     MakeSettings,
+    bulk_history_ids,
     changelog_ids,
     commit_cursors,
     issue_keys,
@@ -64,7 +65,10 @@ def test_full_then_incremental_fetches_only_what_changed(
     with Session(engine) as s:
         counts = runs.counts(s, run1)
     assert counts["issues"]["extracted"] == len(ds.issue_keys())
-    assert counts["issue_ids"]["extracted"] == len(ds.issue_keys())  # the deletion sweep
+    # A walk of every issue is the deletion sweep too: no id-only pages, the sweep cursor is set.
+    assert "issue_ids" not in counts
+    for p in projects:
+        assert row.candidate_cursors[f"jira:{p}"]["issue_sweep"]["sweptAtMs"] > 0
 
     commit_cursors(engine, run1)
     with Session(engine) as s:
@@ -168,7 +172,8 @@ def test_storm_of_429_and_503_still_stores_every_issue_once(
     server = jira_factory(ds, faults=faults)
     server.config.faults.retry_after = 0  # Retry-After: 0 keeps the storm fast; waits still honoured
     run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
-    assert Extraction(make_settings(jira_page_size=50), run_id).run() == EXIT_OK
+    # Small pages: enough requests for both faults (changelogs of many pages share one bulkfetch).
+    assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
     keys = issue_keys(raw_pages(engine, run_id, "issues"))
     assert sorted(keys) == sorted(ds.issue_keys())
     assert server.counters.by_status[429] > 0 and server.counters.by_status[503] > 0
@@ -214,3 +219,43 @@ def test_run_completes_when_the_workers_finished_before_the_extraction(
     assert Extraction(make_settings(), run_id).run() == EXIT_OK
     row = run_row(engine, run_id)
     assert row.phase == "Succeeded" and row.finished_at is not None
+
+
+BULKFETCH = "/rest/api/3/changelog/bulkfetch"
+SEARCH = "/rest/api/3/search/jql"
+
+
+def test_truncated_changelogs_of_many_search_pages_share_one_bulkfetch(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # 6 search pages with about 60 truncated changelogs between them: one bulkfetch (up to 1000
+    # ids, up to 10 000 histories a page) completes them all, not one per search page.
+    ds = JiraDataset.synthetic(600, projects=1, seed=12, long_changelog_rate=0.1)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"], mode="full")
+    assert Extraction(make_settings(), run_id).run() == EXIT_OK
+    truncated = [rec for rec in ds.live_issues() if ds.changelog_total(rec) > 40]
+    assert len(truncated) > 20
+    assert server.counters.by_path[SEARCH] >= 6
+    assert server.counters.by_path[BULKFETCH] == 1
+    logs = changelog_ids(raw_pages(engine, run_id))
+    for rec in ds.live_issues():
+        assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
+
+
+def test_a_bulkfetch_batch_holds_at_most_1000_ids_and_pages_by_token(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(300, projects=1, seed=13, long_changelog_rate=0.2)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"], mode="full")
+    # Small bulk pages: the batch's histories span several token pages; every history once.
+    assert Extraction(make_settings(jira_changelog_page_size=500), run_id).run() == EXIT_OK
+    pages = raw_pages(engine, run_id, "issue_changelogs")
+    histories = bulk_history_ids(pages)
+    assert len(histories) == len(set(histories))
+    assert len(pages) == server.counters.by_path[BULKFETCH] > 1
+    assert all(len(p.params["issueIdOrKeys"]) <= 1000 for p in pages)
+    logs = changelog_ids(raw_pages(engine, run_id))
+    for rec in ds.live_issues():
+        assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key

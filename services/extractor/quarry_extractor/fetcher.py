@@ -39,10 +39,10 @@ class Fetcher:
                 self._threads.append(t)
 
     def ahead(self, work: Sequence[WorkItem]) -> None:
-        """Send the first `window` items of `work` that are not in flight yet."""
+        """Send the first `window` items of `work` that are not in flight yet (held ones wait)."""
         if self.window <= 1 or not self._proven:
             return
-        for item in work[: self.window]:
+        for item in [w for w in work if not w.held][: self.window]:
             if id(item) not in self._inflight:
                 future: Future[ApiResponse] = Future()
                 self._inflight[id(item)] = (item, future)

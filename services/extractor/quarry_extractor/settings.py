@@ -61,6 +61,13 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_JIRA_CHANGELOG_API",
         description="Complete truncated changelogs with POST changelog/bulkfetch or per issue.",
     )
+    jira_changelog_page_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000,
+        validation_alias="QUARRY_JIRA_CHANGELOG_PAGE_SIZE",
+        description="Histories asked for per changelog/bulkfetch page (Jira returns up to 10 000).",
+    )
     jira_sweep_hours: float = Field(
         default=24.0,
         ge=0,
