@@ -397,6 +397,7 @@ class Platform:
             self.env["AMQP_URL"] = AMQP
         self.proc: subprocess.Popen[bytes] | None = None
         self.engine: Engine | None = None
+        self.timeline = ""  # of the last run: when it was created, started and done extracting
 
     def __enter__(self) -> Platform:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -472,13 +473,19 @@ class Platform:
             with self.engine.connect() as conn:
                 row = conn.execute(
                     text(
-                        "select r.id, r.phase, r.finished_at, r.error from etl_runs r join etl_jobs j "
+                        "select r.id, r.phase, r.created_at, r.started_at, r.extract_finished_at, "
+                        "r.finished_at, r.error from etl_runs r join etl_jobs j "
                         "on j.id = r.job_id where j.tenant = :ns and r.id > :before order by r.id limit 1"
                     ),
                     {"ns": ns, "before": before},
                 ).first()
             if row is not None and row.phase in ("Succeeded", "Failed", "Cancelled"):
                 end = row.finished_at or datetime.now(UTC)
+                marks = [("created", row.created_at), ("extracting", row.started_at)]
+                marks += [("extracted", row.extract_finished_at)]
+                self.timeline = " ".join(
+                    f"{name} {(at - requested).total_seconds():.1f}s" for name, at in marks if at is not None
+                )
                 return row.phase, (end - requested).total_seconds(), int(row.id), row.error
             if self.proc.poll() is not None:
                 raise RuntimeError(f"quarry up ({self.backend}) exited with {self.proc.returncode}")
@@ -523,6 +530,7 @@ def quarry_case(
         complete=loaded == want,
         note="" if loaded == want else f"loaded {loaded}, expected {want}" + (f"; {error}" if error else ""),
     )
+    row.note = "; ".join(n for n in (row.note, platform.timeline) if n)
     sampler.fill(row)
     return row
 
@@ -605,11 +613,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=150.0, help="added to every response (0: skip)")
     parser.add_argument("--backends", default="rabbitmq,postgresql")
     parser.add_argument("--no-dlt", action="store_true", help="skip dlt (the table says so)")
+    parser.add_argument(
+        "--cases", default="small,full,remote,github,incremental", help="which Quarry cases to run"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="per Quarry run")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    latency = args.latency_ms
+    latency = args.latency_ms if "remote" in args.cases else 0.0
+    cases = set(args.cases.split(","))
     backends = [b for b in args.backends.split(",") if b]
     rows: list[Row] = []
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"quarry-bench-{uuid.uuid4().hex[:6]}"
@@ -621,7 +633,6 @@ def main(argv: list[str] | None = None) -> int:
     github = GithubServer(
         gh_ds, GithubConfig(tokens=(GH_TOKEN,), rest_limit=10**7, graphql_limit=10**7)
     ).start()
-    projects = ", ".join(p.key for p in big.dataset.projects)
 
     def jira_truth(server: JiraServer) -> Callable[[], dict[str, int]]:
         return lambda: {
@@ -664,62 +675,60 @@ def main(argv: list[str] | None = None) -> int:
             big_delay.seconds = 0
         for backend in backends:
             with Platform(backend, workdir) as platform:
-                ns = f"small-{backend[:4]}"
-                print(f"Quarry {backend}: small first run ...", flush=True)
-                manifest = JIRA_JOB.format(
-                    ns=ns, url=small.base_url, email=EMAIL, token=JIRA_TOKEN,
-                    projects=", ".join(p.key for p in small.dataset.projects),
-                )  # fmt: skip
-                rows.append(
-                    quarry_case(
-                        platform, small, ns, manifest, "small", 0, "issues", jira_truth(small), args.timeout
+                b = backend[:4]
+
+                def jira_job(ns: str, server: JiraServer) -> str:
+                    keys = ", ".join(p.key for p in server.dataset.projects)
+                    return JIRA_JOB.format(
+                        ns=ns, url=server.base_url, email=EMAIL, token=JIRA_TOKEN, projects=keys
                     )
-                )
-                print(f"Quarry {backend}: full run ...", flush=True)
-                ns = f"full-{backend[:4]}"
-                manifest = JIRA_JOB.format(
-                    ns=ns, url=big.base_url, email=EMAIL, token=JIRA_TOKEN, projects=projects
-                )
-                rows.append(
-                    quarry_case(
-                        platform, big, ns, manifest, "full", 0, "issues", jira_truth(big), args.timeout
-                    )
-                )
-                if latency > 0:
-                    print(f"Quarry {backend}: full run at +{latency:.0f} ms ...", flush=True)
-                    lat_ns = f"remote-{backend[:4]}"
+
+                def case(name: str, what: str, backend: str = backend) -> bool:
+                    if name in cases:
+                        print(f"Quarry {backend}: {what} ...", flush=True)
+                    return name in cases
+
+                if case("small", "small first run"):
+                    row = quarry_case(
+                        platform, small, f"small-{b}", jira_job(f"small-{b}", small), "small", 0, "issues",
+                        jira_truth(small), args.timeout,
+                    )  # fmt: skip
+                    rows.append(row)
+                if case("full", "full run"):
+                    row = quarry_case(
+                        platform, big, f"full-{b}", jira_job(f"full-{b}", big), "full", 0, "issues",
+                        jira_truth(big), args.timeout,
+                    )  # fmt: skip
+                    rows.append(row)
+                if latency > 0 and case("remote", f"full run at +{latency:.0f} ms"):
                     big_delay.seconds = latency / 1000
-                    manifest = JIRA_JOB.format(
-                        ns=lat_ns, url=big.base_url, email=EMAIL, token=JIRA_TOKEN, projects=projects
-                    )
-                    rows.append(
-                        quarry_case(
-                            platform,
-                            big,
-                            lat_ns,
-                            manifest,
-                            "full",
-                            latency,
-                            "issues",
-                            jira_truth(big),
-                            args.timeout,
-                        )
-                    )
+                    row = quarry_case(
+                        platform, big, f"remote-{b}", jira_job(f"remote-{b}", big), "full", latency, "issues",
+                        jira_truth(big), args.timeout,
+                    )  # fmt: skip
+                    rows.append(row)
                     big_delay.seconds = 0
-                print(f"Quarry {backend}: GitHub ...", flush=True)
-                gh_ns = f"gh-{backend[:4]}"
-                manifest = GITHUB_JOB.format(ns=gh_ns, url=github.base_url, token=GH_TOKEN, org=gh_ds.org)
-                rows.append(
-                    quarry_case(
-                        platform, github, gh_ns, manifest, "github", 0, "PRs", github_truth, args.timeout
+                if case("github", "GitHub"):
+                    manifest = GITHUB_JOB.format(
+                        ns=f"gh-{b}", url=github.base_url, token=GH_TOKEN, org=gh_ds.org
                     )
-                )
-                if backend == backends[-1]:
-                    touched = max(1, args.issues // 100)
-                    print(f"Quarry {backend}: incremental after {touched} issues changed ...", flush=True)
+                    row = quarry_case(
+                        platform, github, f"gh-{b}", manifest, "github", 0, "PRs", github_truth, args.timeout
+                    )
+                    rows.append(row)
+                touched = max(1, args.issues // 100)
+                if backend == backends[-1] and "full" in cases and case("incremental", "incremental"):
                     big.dataset.transition_some(touched, seed=7)
                     row = quarry_case(
-                        platform, big, ns, "", "incremental", 0, "issues", jira_truth(big), args.timeout
+                        platform,
+                        big,
+                        f"full-{b}",
+                        "",
+                        "incremental",
+                        0,
+                        "issues",
+                        jira_truth(big),
+                        args.timeout,
                     )
                     row.note = (f"{touched} issues changed; " + row.note).rstrip("; ")
                     rows.append(row)

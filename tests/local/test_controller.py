@@ -250,10 +250,34 @@ def test_schedule_fires_on_its_tick(harness: Harness) -> None:
     assert harness.supervisor.running("run/")[0].argv[-1] == str(runs[-1].id)
 
 
+def finish_run(harness: Harness) -> None:
+    """Let the run's process exit and the run complete; the workers it started then stop."""
+    harness.wait_exit()
+    for _ in range(3):
+        harness.now += timedelta(seconds=2)
+        harness.controller.tick()
+    assert [r.phase for r in harness.runs()] == ["Succeeded"]
+    deadline = time.monotonic() + 10
+    while harness.supervisor.running("worker/"):
+        assert time.monotonic() < deadline, "the run's workers did not stop"
+        time.sleep(0.05)
+
+
+def test_a_run_starts_one_worker_per_stage_with_its_extract_process(harness: Harness) -> None:
+    # Activation 2 and an empty queue: the depth alone would start no worker before pages queue
+    # up and the next poll sees them; a run's pages come within seconds, so its workers start now.
+    harness.apply()
+    harness.controller.tick()
+    assert harness.supervisor.running("run/")
+    workers = harness.supervisor.running("worker/")
+    assert sorted(w.argv[-1] for w in workers) == ["load", "transform"]
+    finish_run(harness)  # and once the run is done, the queue depth decides again
+
+
 def test_workers_follow_queue_depth(harness: Harness, db: Engine) -> None:
     harness.apply()
     harness.controller.tick()
-    harness.wait_exit()
+    finish_run(harness)
     queue = PgQueue(db, prefix=harness.settings.queue_prefix)
     harness.now += timedelta(seconds=2)
     harness.controller.tick()
