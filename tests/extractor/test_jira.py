@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable
 
 import pytest
@@ -259,3 +261,53 @@ def test_a_bulkfetch_batch_holds_at_most_1000_ids_and_pages_by_token(
     logs = changelog_ids(raw_pages(engine, run_id))
     for rec in ds.live_issues():
         assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
+
+
+def test_the_search_walks_of_several_projects_proceed_side_by_side(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # Each project's walk is sequential (tokens), but the walks are independent: with requests in
+    # flight together, the runner takes whichever page came first instead of finishing one project
+    # before the next one's second page is even asked for.
+    ds = JiraDataset.synthetic(400, projects=2, seed=14)
+    server = jira_factory(ds)
+    projects = [p.key for p in ds.projects]
+    run_id = make_run(jira_spec(server, projects), JIRA_CREDS, entities=["issues"], mode="full")
+    assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
+    walk = [
+        next(p for p in projects if f"%22{p}%22" in r.query or f'"{p}"' in r.query)
+        for r in server.counters.log
+        if r.path == SEARCH
+    ]
+    assert len(walk) >= 20
+    switches = sum(1 for a, b in itertools.pairwise(walk) if a != b)
+    assert switches >= 5, walk
+    assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())
+
+
+def test_near_the_rate_limit_requests_go_one_at_a_time(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # Every response says X-RateLimit-NearLimit: true (the quota is far below its fraction), so the
+    # walks of the two projects do not run side by side: never two search requests in flight.
+    ds = JiraDataset.synthetic(200, projects=2, seed=15)
+    server = jira_factory(ds, faults=FaultConfig(quota=100_000))
+    server.config.near_limit_fraction = 2.0
+    in_flight, most = 0, 0
+    dispatch = server.dispatch
+
+    def counting(req):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            time.sleep(0.01)
+            return dispatch(req)
+        finally:
+            in_flight -= 1
+
+    server.dispatch = counting  # type: ignore[method-assign]
+    run_id = make_run(jira_spec(server, [p.key for p in ds.projects]), JIRA_CREDS, entities=["issues"])
+    assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
+    assert most == 1
+    assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())

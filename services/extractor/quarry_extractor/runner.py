@@ -262,11 +262,10 @@ class Extraction:
                     log.info("run %s is %s; extraction stops", self.run_id, phase)
                     return EXIT_OK
                 phase_checked = time.monotonic()
-            at = next((n for n, w in enumerate(cp.work) if not w.held), None)
-            if at is None:  # nothing left but batches still filling up: send them now
+            if all(w.held for w in cp.work):  # nothing left but batches still filling up: send them
                 cp.work = [replace(w, held=False) for w in cp.work]
-                at = 0
             fetcher.ahead(cp.work)
+            at = fetcher.pick(cp.work)
             item = cp.work[at]
             stream = connector.stream(item.stream)
             response = fetcher.take(item)
@@ -274,7 +273,8 @@ class Extraction:
             following: list[WorkItem] = [c for c in result.children if not c.held]
             if result.next is not None:
                 following.append(WorkItem(item.stream, result.next_ctx or item.ctx, result.next))
-            rest = following + cp.work[:at] + cp.work[at + 1 :]
+            # The item's next page and children take its place: the streams keep their turns.
+            rest = cp.work[:at] + following + cp.work[at + 1 :]
             cp.work = hold(rest, [c for c in result.children if c.held], connector)
             fetcher.ahead(cp.work)
             candidate.update(result.cursors)
