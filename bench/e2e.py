@@ -515,7 +515,13 @@ def quarry_case(
     assert platform.proc is not None
     with RssSampler(platform.proc.pid) as sampler:
         phase, seconds, _, error = platform.run(ns, manifest or None, timeout)
-    want = expected()
+    recount = ""
+    try:
+        want = expected()
+    except ValueError as exc:  # the imitation cannot recount an edited history: count the items only
+        assert isinstance(server, JiraServer)
+        want = {"work_items": len(server.dataset.issue_keys())}
+        recount = f"transitions not recounted (imitation: {exc})"
     loaded = {table: platform.count(table, ns) for table in want}
     main_table = next(iter(want))
     row = Row(
@@ -530,7 +536,7 @@ def quarry_case(
         complete=loaded == want,
         note="" if loaded == want else f"loaded {loaded}, expected {want}" + (f"; {error}" if error else ""),
     )
-    row.note = "; ".join(n for n in (row.note, platform.timeline) if n)
+    row.note = "; ".join(n for n in (row.note, recount, platform.timeline) if n)
     sampler.fill(row)
     return row
 
