@@ -293,7 +293,7 @@ def role(cmdline: list[str]) -> str:
             return f"worker {cmdline[i + 1]}"
         if arg in ("extract", "up"):
             return arg
-    return Path(cmdline[0]).name if cmdline else "?"
+    return Path(cmdline[0]).name if cmdline else "?"  # "?": gone, or a zombie
 
 
 def descendants(pid: int) -> list[int]:
@@ -356,7 +356,9 @@ class RssSampler:
                 continue
             name, hwm, rss = m
             total += rss
-            self.peaks[pid] = (name, max(hwm, self.peaks.get(pid, (name, 0))[1]))
+            known, peak = self.peaks.get(pid, (name, 0))
+            # An exiting process has no command line left: keep the name it was seen with.
+            self.peaks[pid] = (known if name == "?" else name, max(hwm, peak))
         self.tree = max(self.tree, total)
 
     def _loop(self) -> None:
