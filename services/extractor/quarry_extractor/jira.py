@@ -64,6 +64,10 @@ def jira_ms(text: str | None) -> int | None:
     """Epoch ms of a Jira timestamp like 2020-06-17T13:04:03.848+0800."""
     if not text:
         return None
+    try:  # the fast path (strptime costs ~30 times as much, once per issue of every page)
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        pass
     for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             return int(datetime.strptime(text, fmt).timestamp() * 1000)
