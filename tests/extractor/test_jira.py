@@ -87,6 +87,17 @@ def test_full_then_incremental_fetches_only_what_changed(
     assert len(keys2) == len(set(keys2))
     assert len(keys2) <= len(changed) + 1 + 5  # only what changed (plus the overlap window)
     assert not raw_pages(engine, run2, "issue_ids")  # swept recently
+    # Issue types, statuses and fields were fetched less than a day ago: not asked for again.
+    for path in ("/rest/api/3/issuetype", "/rest/api/3/status", "/rest/api/3/field"):
+        assert server.counters.by_path[path] == 0, path
+    assert server.counters.total() <= 1 + 3 * len(projects) + server.counters.by_path[SEARCH] + 1
+
+    commit_cursors(engine, run2)
+    server.counters.reset()
+    run3 = make_run(spec, JIRA_CREDS, entities=ENTITIES, mode="incremental")
+    assert Extraction(make_settings(jira_metadata_hours=0), run3).run() == EXIT_OK
+    for path in ("/rest/api/3/issuetype", "/rest/api/3/status", "/rest/api/3/field"):
+        assert server.counters.by_path[path] == 1, path  # refreshed when older than allowed
 
 
 def test_bad_credentials_fail_fast_with_a_clear_reason(

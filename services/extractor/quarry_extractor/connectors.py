@@ -41,6 +41,7 @@ def _jira(req: ConnectorRequest) -> Connector:
             changelog_api=s.jira_changelog_api,
             sweep_ms=int(s.jira_sweep_hours * 3_600_000),
             changelog_page_size=s.jira_changelog_page_size,
+            metadata_refresh_ms=int(s.jira_metadata_hours * 3_600_000),
         )
     )
 

@@ -58,6 +58,7 @@ CUSTOM_TYPES = (
 STORY_POINT_NAMES = ("story points", "story point estimate")
 MAX_LISTED_FIELDS = 20  # more makes Jira shorten search pages
 BULK_CHANGELOG_IDS = 1000  # changelog/bulkfetch takes at most this many issue ids a call
+METADATA_CURSOR = "jira:metadata"  # when issue types, statuses and fields were last fetched
 
 
 def jira_ms(text: str | None) -> int | None:
@@ -129,6 +130,7 @@ class JiraOptions:
     changelog_api: str = "bulk"
     sweep_ms: int = 86_400_000
     changelog_page_size: int = 10_000
+    metadata_refresh_ms: int = 86_400_000
     fields_override: list[str] = field(default_factory=list)
 
 
@@ -194,6 +196,12 @@ class Fields(Metadata):
 
     def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
         return self.connector.issue_work(issue_fields(items))
+
+    def cursors(
+        self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        # Issue types, statuses and fields change rarely: incremental runs reuse them for a day.
+        return {METADATA_CURSOR: {"fetchedAtMs": self.connector.o.now_ms, "fields": issue_fields(items)}}
 
 
 class Boards(JiraStream):
@@ -363,11 +371,14 @@ class JiraConnector(Connector):
     def plan(self) -> list[WorkItem]:
         o = self.o
         work = [WorkItem("projects", {"projects": o.projects}, Projects().first(o.projects))]
+        cached = self.cached_fields()
         for name in ("issue_types", "statuses", "fields"):
-            if self.wants(name, "issues"):
+            if self.wants(name, "issues") and cached is None:
                 stream = self.streams[name]
                 assert isinstance(stream, Metadata)
                 work.append(WorkItem(name, {}, stream.first()))
+        if cached is not None:
+            work += self.issue_work(cached)
         if self.wants("boards", "sprints"):
             work += [WorkItem("boards", {"project": p}, Boards(True).first(p)) for p in o.projects]
         if self.wants("issues"):
@@ -402,6 +413,18 @@ class JiraConnector(Connector):
                 ctx.update(all=True, swept_at_ms=o.now_ms)
             out.append(WorkItem("issues", ctx, ApiRequest("GET", f"{API}/search/jql", params)))
         return out
+
+    def cached_fields(self) -> list[str] | None:
+        """The search fields of the last metadata fetch, when an incremental run may reuse it (it is
+        younger than a day): then issue types, statuses and fields are not asked for again."""
+        o = self.o
+        meta = o.cursors.get(METADATA_CURSOR) or {}
+        fetched, fields = meta.get("fetchedAtMs"), meta.get("fields")
+        if o.mode != "incremental" or fetched is None or not isinstance(fields, list) or not fields:
+            return None
+        if o.now_ms - int(fetched) >= o.metadata_refresh_ms:
+            return None
+        return [str(f) for f in fields]
 
     def since(self, project: str) -> int | None:
         """Where the issue walk of a project starts (epoch ms), None for every issue."""

@@ -68,6 +68,12 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_JIRA_CHANGELOG_PAGE_SIZE",
         description="Histories asked for per changelog/bulkfetch page (Jira returns up to 10 000).",
     )
+    jira_metadata_hours: float = Field(
+        default=24.0,
+        ge=0,
+        validation_alias="QUARRY_JIRA_METADATA_HOURS",
+        description="Incremental runs reuse issue types, statuses and fields fetched more recently.",
+    )
     jira_sweep_hours: float = Field(
         default=24.0,
         ge=0,
