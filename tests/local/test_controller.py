@@ -191,7 +191,8 @@ def test_failed_attempt_is_retried_after_backoff_then_fails(harness: Harness) ->
     assert run.phase == "Running" and "HTTP 500 from the source" in (run.attempt_error or "")
     assert harness.job_status()["message"].startswith("attempt 1 failed")
     assert not harness.supervisor.running("run/")  # waiting out the backoff
-    harness.now += timedelta(seconds=31)
+    # The failure's time is the database's (real) clock, a moment after the harness's clock began.
+    harness.now += timedelta(seconds=40)
     harness.controller.tick()
     (run,) = harness.runs()
     assert (run.phase, run.attempt, run.attempt_error) == ("Pending", 2, None)
