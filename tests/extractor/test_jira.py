@@ -242,11 +242,11 @@ def test_truncated_changelogs_of_many_search_pages_share_one_bulkfetch(
     engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
 ) -> None:
     # 6 search pages with about 60 truncated changelogs between them: one bulkfetch (up to 1000
-    # ids, up to 10 000 histories a page) completes them all, not one per search page.
+    # ids; pages of up to 10 000 histories asked for here) completes them all, not one per page.
     ds = JiraDataset.synthetic(600, projects=1, seed=12, long_changelog_rate=0.1)
     server = jira_factory(ds)
     run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"], mode="full")
-    assert Extraction(make_settings(), run_id).run() == EXIT_OK
+    assert Extraction(make_settings(jira_changelog_page_size=10_000), run_id).run() == EXIT_OK
     truncated = [rec for rec in ds.live_issues() if ds.changelog_total(rec) > 40]
     assert len(truncated) > 20
     assert server.counters.by_path[SEARCH] >= 6

@@ -62,11 +62,12 @@ class ExtractorSettings(CoreSettings):
         description="Complete truncated changelogs with POST changelog/bulkfetch or per issue.",
     )
     jira_changelog_page_size: int = Field(
-        default=10_000,
+        default=3_000,
         ge=1,
         le=10_000,
         validation_alias="QUARRY_JIRA_CHANGELOG_PAGE_SIZE",
-        description="Histories asked for per changelog/bulkfetch page (Jira returns up to 10 000).",
+        description="Histories asked for per changelog/bulkfetch page (Jira returns up to 10 000; "
+        "larger pages save a few requests and cost the extract process memory).",
     )
     jira_metadata_hours: float = Field(
         default=24.0,
