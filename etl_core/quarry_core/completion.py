@@ -156,14 +156,19 @@ def _commit_cursors(session: Session, run: EtlRun) -> None:
     session.execute(stmt)
 
 
+# Raw pages that list every living issue of a project: the id-only sweep, or an unbounded walk.
+_LIVING_PAGES = "({r}entity = 'issue_ids' OR ({r}entity = 'issues' AND {r}params ? '_all'))"
+
+
 def delete_swept(session: Session, run: EtlRun) -> dict[str, int]:
     """Incremental runs never see deletions; the periodic id-only sweep (`issue_ids` pages, one
-    complete list of a project's living issue ids) does: delete that project's work items missing
-    from it. Items this run loaded are kept (created after the sweep page was fetched)."""
+    complete list of a project's living issue ids) does, and so does an unbounded walk of the
+    issues (search pages marked `_all`): delete that project's work items missing from it. Items
+    this run loaded are kept (created after the sweep page was fetched)."""
     projects = session.scalars(
         text(
-            "SELECT DISTINCT params->>'_project' FROM raw_extraction_data "
-            "WHERE run_id = :run AND entity = 'issue_ids' AND params ? '_project'"
+            f"SELECT DISTINCT params->>'_project' FROM raw_extraction_data "
+            f"WHERE run_id = :run AND {_LIVING_PAGES.format(r='')} AND params ? '_project'"
         ),
         {"run": run.id},
     ).all()
@@ -173,10 +178,11 @@ def delete_swept(session: Session, run: EtlRun) -> dict[str, int]:
             text(
                 _delete_sql(
                     "work_items",
-                    """f.tenant = :tenant AND f.integration_id = :integration AND f.project_key = :project
+                    f"""f.tenant = :tenant AND f.integration_id = :integration AND f.project_key = :project
                     AND f.source_id NOT IN (
                         SELECT jsonb_array_elements(r.response->'issues')->>'id' FROM raw_extraction_data r
-                        WHERE r.run_id = :run AND r.entity = 'issue_ids' AND r.params->>'_project' = :project)
+                        WHERE r.run_id = :run AND {_LIVING_PAGES.format(r="r.")}
+                            AND r.params->>'_project' = :project)
                     AND (f.raw_id IS NULL OR f.raw_id NOT IN (
                         SELECT r.id FROM raw_extraction_data r WHERE r.run_id = :run))""",
                 )

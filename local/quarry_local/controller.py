@@ -165,6 +165,8 @@ def check_due(
 
 # --- the controller ----------------------------------------------------------------------------
 
+ACTIVE_POLL_SECONDS = 1  # queue depth polling while a run is active (jobs may ask for faster)
+
 
 @dataclass
 class _Pool:
@@ -205,6 +207,7 @@ class Controller:
         self._secrets_seen: dict[int, datetime | None] = {}
         self._embed_restart_after = 0.0
         self._next_stall_sweep = 0.0
+        self._runs_active = False
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -324,6 +327,7 @@ class Controller:
         self._ensure_embedder()
         delays += self._reconcile_jobs(now)
         self._ensure_run_processes()
+        self._prewarm()
         self._complete_runs()
         self._fail_stalled_runs(now)
         TICK_SECONDS.observe(time.monotonic() - started)
@@ -389,6 +393,7 @@ class Controller:
                 ).where(EtlRun.phase.in_([p.value for p in ACTIVE_RUN_PHASES]))
             ).all()
         active = {r.id: r for r in rows}
+        self._runs_active = bool(rows)
         for child in self.supervisor.running("run/"):
             run_id = int(child.key.split("/")[1])
             if run_id not in active and not child.stopping:
@@ -627,7 +632,9 @@ class Controller:
         for stage, pool in self.pools.items():
             pool_settings = settings[stage]
             # Due by the current settings: a job asking for faster polling takes effect at once.
-            every = timedelta(seconds=pool_settings.polling_seconds)
+            # While a run is active its pages arrive now: poll at least every second.
+            polling = pool_settings.polling_seconds
+            every = timedelta(seconds=min(polling, ACTIVE_POLL_SECONDS) if self._runs_active else polling)
             if pool.last_poll is None or now >= pool.last_poll + every:
                 pool.last_poll = now
                 observation = self._observe(stage)
@@ -636,7 +643,7 @@ class Controller:
                 if pool.desired == 0 and decision.replicas > 0:
                     pool.activated_at = time.monotonic()
                     self.events.append((pool.activated_at, "pool-activated", stage.value))
-                pool.desired = decision.replicas
+                pool.desired = max(decision.replicas, self._floor())
                 pool.status = worker_status(decision)
                 if observation.depth is not None:
                     QUEUE_DEPTH.labels(stage.value).set(observation.depth)
@@ -645,6 +652,18 @@ class Controller:
             assert pool.last_poll is not None
             delays.append((pool.last_poll + every - now).total_seconds())
         return min(delays)
+
+    def _floor(self) -> int:
+        """One worker per stage while a run is active: its pages come within seconds, and a worker
+        started from zero by the queue depth alone would wait for the next poll and its start-up."""
+        return 1 if self._runs_active else 0
+
+    def _prewarm(self) -> None:
+        """Start the stages' first workers together with a run's extract process."""
+        for stage, pool in self.pools.items():
+            if pool.desired < self._floor():
+                pool.desired = self._floor()
+                self._converge(stage, pool)
 
     def _converge(self, stage: Stage, pool: _Pool) -> None:
         prefix = f"worker/{stage.value}/"

@@ -158,6 +158,11 @@ def changelog_ids(pages: list[RawExtractionData]) -> dict[str, set[str]]:
     return out
 
 
+def bulk_history_ids(pages: list[RawExtractionData]) -> list[str]:
+    """Every history id of the bulkfetch pages, repeats included."""
+    return [h["id"] for p in pages for log in p.response["issueChangeLogs"] for h in log["changeHistories"]]
+
+
 @pytest.fixture
 def jira_factory() -> Iterator[Callable[..., JiraServer]]:
     servers: list[JiraServer] = []

@@ -91,11 +91,15 @@ def test_secondary_and_primary_limits_and_5xx_are_survived(
     faults = FaultConfig(seed=3, rate_429=0.05, rate_secondary=0.1, rate_503=0.05, retry_after=1)
     with GithubServer(ds, faults=faults) as server:
         run_id = make_run(spec(server), GH_CREDS, entities=ENTITIES)
-        assert Extraction(make_settings(github_pr_page_size=20), run_id).run() == EXIT_OK
+        settings = make_settings(github_pr_page_size=20)
+        assert Extraction(settings, run_id).run() == EXIT_OK
         assert sorted(pr_keys(engine, run_id)) == sorted(ds.pull_keys())
         shas = [c["sha"] for p in raw_pages(engine, run_id, "commits") for c in p.response]
         assert len(shas) == len(set(shas)) == ds.truth()["commits"]
-        assert server.counters.events["early_retry"] == 0
+        # No request is sent during a limit's wait; only requests already in flight on the other
+        # fetch threads when the limit came back can arrive early, and they cannot be recalled.
+        limited = server.counters.by_status[403] + server.counters.by_status[429]
+        assert server.counters.events["early_retry"] <= (settings.fetch_concurrency - 1) * limited
 
 
 def test_bad_token_fails_fast(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from tests.extractor.conftest import (
     JIRA_CREDS,
     MakeRun,
     MakeSettings,
+    bulk_history_ids,
     changelog_ids,
     commit_cursors,
     issue_keys,
@@ -65,7 +67,10 @@ def test_full_then_incremental_fetches_only_what_changed(
     with Session(engine) as s:
         counts = runs.counts(s, run1)
     assert counts["issues"]["extracted"] == len(ds.issue_keys())
-    assert counts["issue_ids"]["extracted"] == len(ds.issue_keys())  # the deletion sweep
+    # A walk of every issue is the deletion sweep too: no id-only pages, the sweep cursor is set.
+    assert "issue_ids" not in counts
+    for p in projects:
+        assert row.candidate_cursors[f"jira:{p}"]["issue_sweep"]["sweptAtMs"] > 0
 
     commit_cursors(engine, run1)
     with Session(engine) as s:
@@ -82,6 +87,17 @@ def test_full_then_incremental_fetches_only_what_changed(
     assert len(keys2) == len(set(keys2))
     assert len(keys2) <= len(changed) + 1 + 5  # only what changed (plus the overlap window)
     assert not raw_pages(engine, run2, "issue_ids")  # swept recently
+    # Issue types, statuses and fields were fetched less than a day ago: not asked for again.
+    for path in ("/rest/api/3/issuetype", "/rest/api/3/status", "/rest/api/3/field"):
+        assert server.counters.by_path[path] == 0, path
+    assert server.counters.total() <= 1 + 3 * len(projects) + server.counters.by_path[SEARCH] + 1
+
+    commit_cursors(engine, run2)
+    server.counters.reset()
+    run3 = make_run(spec, JIRA_CREDS, entities=ENTITIES, mode="incremental")
+    assert Extraction(make_settings(jira_metadata_hours=0), run3).run() == EXIT_OK
+    for path in ("/rest/api/3/issuetype", "/rest/api/3/status", "/rest/api/3/field"):
+        assert server.counters.by_path[path] == 1, path  # refreshed when older than allowed
 
 
 def test_bad_credentials_fail_fast_with_a_clear_reason(
@@ -172,7 +188,7 @@ def test_storm_of_429_and_503_still_stores_every_issue_once(
     started = time.monotonic()
     # One request at a time: with several in flight, those sent before a 429 arrived reach the
     # server inside its wait, and the imitation cannot tell them from early retries.
-    settings = make_settings(jira_page_size=50, prefetch=False)
+    settings = make_settings(jira_page_size=20, prefetch=False)
     assert Extraction(settings, run_id).run() == EXIT_OK
     elapsed = time.monotonic() - started
     keys = issue_keys(raw_pages(engine, run_id, "issues"))
@@ -234,3 +250,93 @@ def test_run_completes_when_the_workers_finished_before_the_extraction(
     assert Extraction(make_settings(), run_id).run() == EXIT_OK
     row = run_row(engine, run_id)
     assert row.phase == "Succeeded" and row.finished_at is not None
+
+
+BULKFETCH = "/rest/api/3/changelog/bulkfetch"
+SEARCH = "/rest/api/3/search/jql"
+
+
+def test_truncated_changelogs_of_many_search_pages_share_one_bulkfetch(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # 6 search pages with about 60 truncated changelogs between them: one bulkfetch (up to 1000
+    # ids; pages of up to 10 000 histories asked for here) completes them all, not one per page.
+    ds = JiraDataset.synthetic(600, projects=1, seed=12, long_changelog_rate=0.1)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"], mode="full")
+    assert Extraction(make_settings(jira_changelog_page_size=10_000), run_id).run() == EXIT_OK
+    truncated = [rec for rec in ds.live_issues() if ds.changelog_total(rec) > 40]
+    assert len(truncated) > 20
+    assert server.counters.by_path[SEARCH] >= 6
+    assert server.counters.by_path[BULKFETCH] == 1
+    logs = changelog_ids(raw_pages(engine, run_id))
+    for rec in ds.live_issues():
+        assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
+
+
+def test_a_bulkfetch_batch_holds_at_most_1000_ids_and_pages_by_token(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(300, projects=1, seed=13, long_changelog_rate=0.2)
+    server = jira_factory(ds)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"], mode="full")
+    # Small bulk pages: the batch's histories span several token pages; every history once.
+    assert Extraction(make_settings(jira_changelog_page_size=500), run_id).run() == EXIT_OK
+    pages = raw_pages(engine, run_id, "issue_changelogs")
+    histories = bulk_history_ids(pages)
+    assert len(histories) == len(set(histories))
+    assert len(pages) == server.counters.by_path[BULKFETCH] > 1
+    assert all(len(p.params["issueIdOrKeys"]) <= 1000 for p in pages)
+    logs = changelog_ids(raw_pages(engine, run_id))
+    for rec in ds.live_issues():
+        assert logs.get(str(rec.id), set()) == {h["id"] for h in ds.changelog(rec)}, rec.key
+
+
+def test_the_search_walks_of_several_projects_proceed_side_by_side(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # Each project's walk is sequential (tokens), but the walks are independent: with requests in
+    # flight together, the runner takes whichever page came first instead of finishing one project
+    # before the next one's second page is even asked for.
+    ds = JiraDataset.synthetic(400, projects=2, seed=14)
+    server = jira_factory(ds)
+    projects = [p.key for p in ds.projects]
+    run_id = make_run(jira_spec(server, projects), JIRA_CREDS, entities=["issues"], mode="full")
+    assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
+    walk = [
+        next(p for p in projects if f"%22{p}%22" in r.query or f'"{p}"' in r.query)
+        for r in server.counters.log
+        if r.path == SEARCH
+    ]
+    assert len(walk) >= 20
+    switches = sum(1 for a, b in itertools.pairwise(walk) if a != b)
+    assert switches >= 5, walk
+    assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())
+
+
+def test_near_the_rate_limit_requests_go_one_at_a_time(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # Every response says X-RateLimit-NearLimit: true (the quota is far below its fraction), so the
+    # walks of the two projects do not run side by side: never two search requests in flight.
+    ds = JiraDataset.synthetic(200, projects=2, seed=15)
+    server = jira_factory(ds, faults=FaultConfig(quota=100_000))
+    server.config.near_limit_fraction = 2.0
+    in_flight, most = 0, 0
+    dispatch = server.dispatch
+
+    def counting(req):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            time.sleep(0.01)
+            return dispatch(req)
+        finally:
+            in_flight -= 1
+
+    server.dispatch = counting  # type: ignore[method-assign]
+    run_id = make_run(jira_spec(server, [p.key for p in ds.projects]), JIRA_CREDS, entities=["issues"])
+    assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
+    assert most == 1
+    assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())

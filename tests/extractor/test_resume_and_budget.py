@@ -19,6 +19,7 @@ from tests.extractor.conftest import (
     SECRET_KEY,
     MakeRun,
     MakeSettings,
+    bulk_history_ids,
     issue_keys,
     jira_spec,
     raw_pages,
@@ -183,3 +184,33 @@ def test_budget_wait_longer_than_allowed_ends_the_attempt_and_says_until_when(
     assert row.waiting_reason is not None and "budget" in row.waiting_reason
     assert row.waiting_until is not None and row.waiting_until.timestamp() > time.time() + 3000
     assert row.error is not None and "budget" in row.error
+
+
+def test_sigkill_while_changelogs_are_batched_then_resume_completes_every_history_once(
+    engine: Engine,
+    database_url: str,
+    queue_prefix: str,
+    make_run: MakeRun,
+    make_settings: MakeSettings,
+    jira_factory: JiraFactory,
+) -> None:
+    # The ids waiting for one bulkfetch are part of the checkpoint: killed between search pages,
+    # the resumed run still completes the changelogs of the issues stored before the kill.
+    ds = JiraDataset.synthetic(400, projects=1, seed=22, long_changelog_rate=0.1)
+    server = jira_factory(ds)
+    slow(server, 0.01)
+    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
+    proc = start_extract(database_url, queue_prefix, run_id)
+    wait_for_pages(engine, run_id, 12, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert len(raw_pages(engine, run_id, "issues")) < 40  # really mid-run
+    assert not raw_pages(engine, run_id, "issue_changelogs")  # still batched when killed
+    assert Extraction(make_settings(jira_page_size=10), run_id).run() == EXIT_OK
+    assert_every_issue_once(engine, run_id, ds)
+    pages = raw_pages(engine, run_id, "issue_changelogs")
+    histories = bulk_history_ids(pages)
+    assert len(histories) == len(set(histories))
+    truncated = [rec for rec in ds.live_issues() if ds.changelog_total(rec) > 40]
+    got = {log["issueId"] for p in pages for log in p.response["issueChangeLogs"]}
+    assert got == {str(rec.id) for rec in truncated}

@@ -208,7 +208,8 @@ def test_failed_attempt_is_retried_after_backoff_then_fails(harness: Harness) ->
     assert run.phase == "Running" and "HTTP 500 from the source" in (run.attempt_error or "")
     assert harness.job_status()["message"].startswith("attempt 1 failed")
     assert not harness.supervisor.running("run/")  # waiting out the backoff
-    harness.now += timedelta(seconds=31)
+    # The failure's time is the database's (real) clock, a moment after the harness's clock began.
+    harness.now += timedelta(seconds=40)
     harness.controller.tick()
     (run,) = harness.runs()
     assert (run.phase, run.attempt, run.attempt_error) == ("Pending", 2, None)
@@ -267,10 +268,34 @@ def test_schedule_fires_on_its_tick(harness: Harness) -> None:
     assert harness.supervisor.running("run/")[0].argv[-1] == str(runs[-1].id)
 
 
+def finish_run(harness: Harness) -> None:
+    """Let the run's process exit and the run complete; the workers it started then stop."""
+    harness.wait_exit()
+    for _ in range(3):
+        harness.now += timedelta(seconds=2)
+        harness.controller.tick()
+    assert [r.phase for r in harness.runs()] == ["Succeeded"]
+    deadline = time.monotonic() + 10
+    while harness.supervisor.running("worker/"):
+        assert time.monotonic() < deadline, "the run's workers did not stop"
+        time.sleep(0.05)
+
+
+def test_a_run_starts_one_worker_per_stage_with_its_extract_process(harness: Harness) -> None:
+    # Activation 2 and an empty queue: the depth alone would start no worker before pages queue
+    # up and the next poll sees them; a run's pages come within seconds, so its workers start now.
+    harness.apply()
+    harness.controller.tick()
+    assert harness.supervisor.running("run/")
+    workers = harness.supervisor.running("worker/")
+    assert sorted(w.argv[-1] for w in workers) == ["load", "transform"]
+    finish_run(harness)  # and once the run is done, the queue depth decides again
+
+
 def test_workers_follow_queue_depth(harness: Harness, db: Engine) -> None:
     harness.apply()
     harness.controller.tick()
-    harness.wait_exit()
+    finish_run(harness)
     queue = PgQueue(db, prefix=harness.settings.queue_prefix)
     harness.now += timedelta(seconds=2)
     harness.controller.tick()

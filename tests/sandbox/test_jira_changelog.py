@@ -150,3 +150,16 @@ def test_mutations_show_up_in_incremental_queries() -> None:
         assert victim not in all_keys and len(all_keys) == ds.truth()["issues"] == 200
         assert c.get(f"/rest/api/3/issue/{victim}/changelog").status_code == 404
         assert ds.truth()["deleted_issues"] == 1
+
+
+def test_a_transitioned_issue_keeps_its_history_when_the_cache_forgets_it() -> None:
+    # The generated part of a history derives from the issue's status and update time, which a
+    # transition changes: rebuilt after the cache dropped it, it must still be the same history.
+    ds = JiraDataset.synthetic(2_500, projects=1, seed=4)
+    changed = ds.transition_some(100, seed=1)
+    before = {k: ds.changelog(k) for k in changed}
+    for rec in ds.live_issues():  # more than the cache holds
+        ds.changelog(rec)
+    for key in changed:
+        assert ds.changelog(key) == before[key]
+        assert ds.status_transitions(key)[-1][1] == ds.issue(key)["fields"]["status"]["name"]

@@ -40,6 +40,8 @@ def _jira(req: ConnectorRequest) -> Connector:
             overlap_ms=s.overlap_seconds * 1000,
             changelog_api=s.jira_changelog_api,
             sweep_ms=int(s.jira_sweep_hours * 3_600_000),
+            changelog_page_size=s.jira_changelog_page_size,
+            metadata_refresh_ms=int(s.jira_metadata_hours * 3_600_000),
         )
     )
 

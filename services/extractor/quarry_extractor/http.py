@@ -357,8 +357,10 @@ class HttpClient:
         while True:
             if self.stop.is_set() or self._halt.is_set():
                 raise Interrupted("stopped before a request")
-            self._hold_off()
             self._take_budget()
+            # Right before sending (the budget may have taken a database round trip): a limit
+            # another thread met meanwhile holds this request off too.
+            self._hold_off()
             headers = {"If-None-Match": req.etag} if req.etag else None
             with self._lock:
                 self.requests += 1

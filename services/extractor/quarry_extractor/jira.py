@@ -10,7 +10,7 @@ read in the API user's timezone. An id-only sweep lets the transformer find dele
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -57,12 +57,18 @@ CUSTOM_TYPES = (
 )
 STORY_POINT_NAMES = ("story points", "story point estimate")
 MAX_LISTED_FIELDS = 20  # more makes Jira shorten search pages
+BULK_CHANGELOG_IDS = 1000  # changelog/bulkfetch takes at most this many issue ids a call
+METADATA_CURSOR = "jira:metadata"  # when issue types, statuses and fields were last fetched
 
 
 def jira_ms(text: str | None) -> int | None:
     """Epoch ms of a Jira timestamp like 2020-06-17T13:04:03.848+0800."""
     if not text:
         return None
+    try:  # the fast path (strptime costs ~30 times as much, once per issue of every page)
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        pass
     for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             return int(datetime.strptime(text, fmt).timestamp() * 1000)
@@ -123,6 +129,8 @@ class JiraOptions:
     overlap_ms: int = 300_000
     changelog_api: str = "bulk"
     sweep_ms: int = 86_400_000
+    changelog_page_size: int = 3_000
+    metadata_refresh_ms: int = 86_400_000
     fields_override: list[str] = field(default_factory=list)
 
 
@@ -189,6 +197,12 @@ class Fields(Metadata):
     def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
         return self.connector.issue_work(issue_fields(items))
 
+    def cursors(
+        self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        # Issue types, statuses and fields change rarely: incremental runs reuse them for a day.
+        return {METADATA_CURSOR: {"fetchedAtMs": self.connector.o.now_ms, "fields": issue_fields(items)}}
+
 
 class Boards(JiraStream):
     name = entity = "boards"
@@ -238,8 +252,9 @@ class Issues(JiraStream):
     cursor_field = "updated"
     parent = "fields"
 
-    def __init__(self, changelog_api: str) -> None:
+    def __init__(self, changelog_api: str, changelog_page_size: int = 3_000) -> None:
         self.changelog_api = changelog_api
+        self.changelog_page_size = changelog_page_size
 
     def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
         incomplete = [i for i in items if isinstance(i, dict) and truncated(i)]
@@ -247,11 +262,11 @@ class Issues(JiraStream):
             return []
         project = item.ctx["project"]
         if self.changelog_api == "bulk":
+            # Held: the ids of many search pages share one bulkfetch (up to 1000 a call).
             ids = [str(i["id"]) for i in incomplete]
-            req = ApiRequest(
-                "POST", f"{API}/changelog/bulkfetch", json={"issueIdOrKeys": ids, "maxResults": 1000}
-            )
-            return [WorkItem("changelog_bulk", {"project": project}, req)]
+            body = {"issueIdOrKeys": ids, "maxResults": self.changelog_page_size}
+            req = ApiRequest("POST", f"{API}/changelog/bulkfetch", json=body)
+            return [WorkItem("changelog_bulk", {"project": project}, req, held=True)]
         return [
             WorkItem(
                 "changelog",
@@ -269,7 +284,15 @@ class Issues(JiraStream):
         self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
     ) -> dict[str, dict[str, Any]]:
         values = [jira_ms((i.get("fields") or {}).get("updated")) for i in items if isinstance(i, dict)]
-        return max_cursor(candidate, cursor_key(f"jira:{item.ctx['project']}", "issues"), "updatedMs", values)
+        project = item.ctx["project"]
+        out = max_cursor(candidate, cursor_key(f"jira:{project}", "issues"), "updatedMs", values)
+        if item.ctx.get("all") and "swept_at_ms" in item.ctx:
+            # An unbounded walk lists every living issue: it is this run's deletion sweep too.
+            out[cursor_key(f"jira:{project}", "issue_sweep")] = {"sweptAtMs": item.ctx["swept_at_ms"]}
+        return out
+
+    def context_params(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in super().context_params(ctx).items() if k != "_swept_at_ms"}
 
 
 class ChangelogBulk(JiraStream):
@@ -280,6 +303,14 @@ class ChangelogBulk(JiraStream):
 
     def key(self, ctx: Mapping[str, Any]) -> str:
         return f"jira:{ctx['project']}:issue_changelogs"
+
+    def absorb(self, pending: WorkItem, new: WorkItem) -> WorkItem | None:
+        body, more = dict(pending.request.json or {}), (new.request.json or {}).get("issueIdOrKeys") or []
+        ids = list(body.get("issueIdOrKeys") or [])
+        ids += [i for i in more if i not in set(ids)]
+        if len(ids) > BULK_CHANGELOG_IDS or "nextPageToken" in body:
+            return None
+        return replace(pending, request=replace(pending.request, json={**body, "issueIdOrKeys": ids}))
 
     def parse(self, item: WorkItem, response: ApiResponse, candidate: Mapping[str, Any]) -> PageResult:
         result = super().parse(item, response, candidate)
@@ -327,7 +358,7 @@ class JiraConnector(Connector):
                 Fields(self),
                 Boards(with_sprints="sprints" in options.entities),
                 Sprints(),
-                Issues(options.changelog_api),
+                Issues(options.changelog_api, options.changelog_page_size),
                 ChangelogBulk(),
                 IssueChangelog(),
                 IssueSweep(options.now_ms),
@@ -340,15 +371,20 @@ class JiraConnector(Connector):
     def plan(self) -> list[WorkItem]:
         o = self.o
         work = [WorkItem("projects", {"projects": o.projects}, Projects().first(o.projects))]
+        cached = self.cached_fields()
         for name in ("issue_types", "statuses", "fields"):
-            if self.wants(name, "issues"):
+            if self.wants(name, "issues") and cached is None:
                 stream = self.streams[name]
                 assert isinstance(stream, Metadata)
                 work.append(WorkItem(name, {}, stream.first()))
+        if cached is not None:
+            work += self.issue_work(cached)
         if self.wants("boards", "sprints"):
             work += [WorkItem("boards", {"project": p}, Boards(True).first(p)) for p in o.projects]
         if self.wants("issues"):
             for p in o.projects:
+                if self.since(p) is None:
+                    continue  # the walk itself lists every living issue (see Issues.cursors)
                 swept = (o.cursors.get(cursor_key(f"jira:{p}", "issue_sweep")) or {}).get("sweptAtMs")
                 if swept is None or o.now_ms - int(swept) >= o.sweep_ms:
                     req = ApiRequest(
@@ -365,12 +401,33 @@ class JiraConnector(Connector):
         o = self.o
         out = []
         for p in o.projects:
-            cursor = o.cursors.get(cursor_key(f"jira:{p}", "issues")) if o.mode == "incremental" else None
+            since = self.since(p)
             params = {
-                "jql": issues_jql(p, since_ms(cursor, o.overlap_ms)),
+                "jql": issues_jql(p, since),
                 "fields": ",".join(o.fields_override or fields),
                 "expand": "changelog",
                 "maxResults": o.page_size,
             }
-            out.append(WorkItem("issues", {"project": p}, ApiRequest("GET", f"{API}/search/jql", params)))
+            ctx: dict[str, Any] = {"project": p}
+            if since is None:
+                ctx.update(all=True, swept_at_ms=o.now_ms)
+            out.append(WorkItem("issues", ctx, ApiRequest("GET", f"{API}/search/jql", params)))
         return out
+
+    def cached_fields(self) -> list[str] | None:
+        """The search fields of the last metadata fetch, when an incremental run may reuse it (it is
+        younger than a day): then issue types, statuses and fields are not asked for again."""
+        o = self.o
+        meta = o.cursors.get(METADATA_CURSOR) or {}
+        fetched, fields = meta.get("fetchedAtMs"), meta.get("fields")
+        if o.mode != "incremental" or fetched is None or not isinstance(fields, list) or not fields:
+            return None
+        if o.now_ms - int(fetched) >= o.metadata_refresh_ms:
+            return None
+        return [str(f) for f in fields]
+
+    def since(self, project: str) -> int | None:
+        """Where the issue walk of a project starts (epoch ms), None for every issue."""
+        o = self.o
+        cursor = o.cursors.get(cursor_key(f"jira:{project}", "issues")) if o.mode == "incremental" else None
+        return since_ms(cursor, o.overlap_ms)

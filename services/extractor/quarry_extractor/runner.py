@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -283,15 +283,20 @@ class Extraction:
                     log.info("run %s is %s; extraction stops", self.run_id, phase)
                     return EXIT_OK
                 phase_checked = time.monotonic()
+            if all(w.held for w in cp.work):  # nothing left but batches still filling up: send them
+                cp.work = [replace(w, held=False) for w in cp.work]
             fetcher.ahead(cp.work)
-            item = cp.work[0]
+            at = fetcher.pick(cp.work)
+            item = cp.work[at]
             stream = connector.stream(item.stream)
             response = fetcher.take(item)
             result = stream.parse(item, response, candidate)
-            following: list[WorkItem] = list(result.children)
+            following: list[WorkItem] = [c for c in result.children if not c.held]
             if result.next is not None:
                 following.append(WorkItem(item.stream, result.next_ctx or item.ctx, result.next))
-            cp.work = following + cp.work[1:]
+            # The item's next page and children take its place: the streams keep their turns.
+            rest = cp.work[:at] + following + cp.work[at + 1 :]
+            cp.work = hold(rest, [c for c in result.children if c.held], connector)
             fetcher.ahead(cp.work)
             candidate.update(result.cursors)
             page: RawPage | None = None
@@ -339,6 +344,25 @@ class Extraction:
         # would notice that the run is complete.
         self._through_outages(complete, "completing")
         return EXIT_OK
+
+
+def hold(work: list[WorkItem], batches: list[WorkItem], connector: Connector) -> list[WorkItem]:
+    """`work` with each new batch absorbed by the held batch of its kind (same stream and context)
+    or held at the end. A held batch that takes no more is released to the front, to go next.
+    Work items are replaced, never changed: earlier snapshots of the checkpoint still hold them."""
+    for new in batches:
+        at = next(
+            (n for n, w in enumerate(work) if w.held and w.stream == new.stream and w.ctx == new.ctx), None
+        )
+        if at is None:
+            work = [*work, new]
+            continue
+        merged = connector.stream(new.stream).absorb(work[at], new)
+        if merged is not None:
+            work = [*work[:at], merged, *work[at + 1 :]]
+        else:
+            work = [replace(work[at], held=False), *work[:at], *work[at + 1 :], new]
+    return work
 
 
 def snapshot(cp: Checkpoint, candidate: dict[str, Any]) -> Snapshot:

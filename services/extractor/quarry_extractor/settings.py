@@ -55,6 +55,20 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_JIRA_CHANGELOG_API",
         description="Complete truncated changelogs with POST changelog/bulkfetch or per issue.",
     )
+    jira_changelog_page_size: int = Field(
+        default=3_000,
+        ge=1,
+        le=10_000,
+        validation_alias="QUARRY_JIRA_CHANGELOG_PAGE_SIZE",
+        description="Histories asked for per changelog/bulkfetch page (Jira returns up to 10 000; "
+        "larger pages save a few requests and cost the extract process memory).",
+    )
+    jira_metadata_hours: float = Field(
+        default=24.0,
+        ge=0,
+        validation_alias="QUARRY_JIRA_METADATA_HOURS",
+        description="Incremental runs reuse issue types, statuses and fields fetched more recently.",
+    )
     jira_sweep_hours: float = Field(
         default=24.0,
         ge=0,

@@ -131,18 +131,28 @@ class GraphQLPaginator(Paginator):
 
 @dataclass
 class WorkItem:
-    """One stream instance still to fetch: which stream, its context, and its next request."""
+    """One stream instance still to fetch: which stream, its context, and its next request.
+
+    A `held` item is a batch still filling up (e.g. the issue ids whose changelogs one bulk call
+    completes): it stays at the end of the work, is not sent, and absorbs more of its kind until
+    its stream says it is full or nothing else is left to fetch. It is part of the checkpoint,
+    so a resumed run finds the ids of the stored pages still waiting.
+    """
 
     stream: str
     ctx: dict[str, Any]
     request: ApiRequest
+    held: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"stream": self.stream, "ctx": self.ctx, "request": self.request.to_json()}
+        out = {"stream": self.stream, "ctx": self.ctx, "request": self.request.to_json()}
+        return {**out, "held": True} if self.held else out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WorkItem:
-        return cls(data["stream"], dict(data["ctx"]), ApiRequest.from_json(data["request"]))
+        return cls(
+            data["stream"], dict(data["ctx"]), ApiRequest.from_json(data["request"]), bool(data.get("held"))
+        )
 
 
 @dataclass
@@ -186,6 +196,11 @@ class Stream(abc.ABC):
 
     def children(self, item: WorkItem, items: list[Any]) -> list[WorkItem]:
         return []
+
+    def absorb(self, pending: WorkItem, new: WorkItem) -> WorkItem | None:
+        """The held `pending` batch grown by `new` (both of this stream), or None: it is full, or
+        they do not go together (then `pending` is sent and `new` is held in its place)."""
+        return None
 
     def cursors(
         self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]

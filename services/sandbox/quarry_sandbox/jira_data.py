@@ -347,6 +347,8 @@ class JiraIssue:
     resolution_ms: int | None = None
     status_change_ms: int | None = None
     summary_text: str | None = None
+    # The seed-derived history, kept once a transition changed what it is derived from.
+    pinned: list[dict[str, Any]] | None = None
 
     def _status(self) -> dict[str, Any] | None:
         if self.status_override is not None:
@@ -818,6 +820,8 @@ class JiraDataset:
 
     def _generated(self, rec: JiraIssue) -> list[dict[str, Any]]:
         """The seed-derived part of an issue's changelog, oldest first (cached, never mutated)."""
+        if rec.pinned is not None:
+            return rec.pinned
         with self._lock:
             cached = self._gen_cache.get(rec.idx)
             if cached is not None:
@@ -1216,6 +1220,8 @@ class JiraDataset:
                 rec.status_override = dict(self.status_obj(new_idx))
                 rec.raw = dict(rec.raw, fields=dict(rec.raw["fields"], updated=format_ts(ms, self.tz)))
             else:
+                # The generated history derives from the status and update time changed here.
+                rec.pinned = self._generated(rec)
                 rec.status_idx = new_idx
                 rec.status_override = None
             if old[3] != new[3]:
