@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from quarry_backend.resource_backend import KUBE_CALLS
 from tests.kube.tools import ensure_helm, tool_or_skip
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -187,3 +188,18 @@ def test_notes_tell_what_to_do_next() -> None:
     steps = ("rollout status", "admin create-tenant", "kubectl apply -f", "condition=Succeeded")
     for step in (*steps, "port-forward"):
         assert step in notes
+
+
+def test_the_api_role_grants_exactly_the_calls_the_api_makes() -> None:
+    [role] = [r for r in of_kind(render(), "ClusterRole") if r["metadata"]["name"] == "rel-api"]
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == KUBE_CALLS
+    assert of_kind(render("api.resources=local"), "ClusterRole") and not [
+        r for r in of_kind(render("api.resources=local"), "ClusterRole") if r["metadata"]["name"] == "rel-api"
+    ]

@@ -37,6 +37,13 @@ from quarry_core.settings import CoreSettings
 from quarry_core.states import ACTIVE_RUN_PHASES
 
 INTEGRATIONS, ETLJOBS = "integrations", "etljobs"
+# Every (API group, resource, verb) KubernetesResources calls in a tenant's namespace; the chart's
+# API role grants exactly these (tests/chart checks it).
+KUBE_CALLS = frozenset(
+    {("quarry.dev", plural, verb) for plural in (INTEGRATIONS, ETLJOBS)
+     for verb in ("get", "create", "update", "patch", "delete")}
+    | {("", "secrets", verb) for verb in ("get", "list", "create", "update", "delete")}
+)
 
 
 class ResourceBackend(Protocol):
