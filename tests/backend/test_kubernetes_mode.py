@@ -158,3 +158,17 @@ def test_job_actions_write_the_etljob_spec(
     assert client.delete("/api/v1/jobs/acme-jira-sync", headers=h).status_code == 204
     assert kube.get(f"{GROUP}/{VERSION}/etljobs", tenant.name, "acme-jira-sync") is None
     assert client.get("/api/v1/jobs/acme-jira-sync", headers=h).status_code == 404
+
+
+def test_readyz_asks_the_kubernetes_api(k8s: tuple[TestClient, Tenant, KubeHandle]) -> None:
+    client, _, _ = k8s
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["resources"].startswith("ok (Kubernetes v1.30")
+
+
+def test_readyz_is_not_ready_without_the_kubernetes_api(kube_app: FastAPI) -> None:
+    with TestClient(kube_app) as client:  # no emulator: the kubeconfig points nowhere
+        answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["resources"].startswith("unavailable (Kubernetes API")

@@ -41,12 +41,12 @@ def test_examples_apply_get_delete(kube: KubeHandle, kubectl: Any, run_operator:
             assert "created" in out
         jobs = json.loads(kubectl("get", "etljobs", "-n", "acme", "-o", "json"))
         names = sorted(item["metadata"]["name"] for item in jobs["items"])
-        assert names == ["acme-github-sync", "acme-jira-every-30m", "acme-jira-sync"]
+        assert names == ["acme-github-app-sync", "acme-github-sync", "acme-jira-every-30m", "acme-jira-sync"]
         assert kubectl("get", "ej", "-n", "acme", "-o", "name").split() == [
             f"etljob.quarry.dev/{name}" for name in names]
 
         # The sources are not reachable from here: the integrations say so, precisely.
-        for name in ("acme-github", "acme-jira", "acme-jira-cloud"):
+        for name in ("acme-github", "acme-github-app", "acme-jira", "acme-jira-cloud"):
             integration = kube.wait_for_object(
                 "integrations", "acme", name, lambda o: (o.get("status") or {}).get("phase") == "Error")
             ready = integration["status"]["conditions"][0]

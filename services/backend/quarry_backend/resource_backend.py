@@ -65,6 +65,10 @@ class ResourceBackend(Protocol):
 
     def secret_names(self, session: Session, tenant: str) -> set[str]: ...
 
+    def readiness(self) -> str:
+        """"ok ..." when writes can reach where resources live, else what is wrong."""
+        ...
+
 
 def _meta(tenant: str, name: str) -> ObjectMeta:
     return ObjectMeta(name=name, namespace=tenant)
@@ -83,6 +87,9 @@ class _RunsInPostgres:
 
 class LocalResources(_RunsInPostgres):
     """Writes the resource store (each write notifies the local controller)."""
+
+    def readiness(self) -> str:
+        return "ok (resource store in the database)"
 
     def apply_integration(
         self, session: Session, tenant: str, name: str, spec: IntegrationSpec, secret: dict[str, str] | None
@@ -152,6 +159,13 @@ class KubernetesResources(_RunsInPostgres):
     @property
     def _core(self) -> Any:
         return kubernetes.client.CoreV1Api(self._api())
+
+    def readiness(self) -> str:
+        try:
+            version = kubernetes.client.VersionApi(self._api()).get_code(_request_timeout=3)
+        except Exception as exc:  # any failure to reach the API server means not ready
+            return f"unavailable (Kubernetes API: {type(exc).__name__})"
+        return f"ok (Kubernetes {version.git_version})"
 
     def _put(self, plural: str, resource: IntegrationResource | EtlJobResource) -> dict[str, Any]:
         """Create the object, or replace its spec (a PUT with its resourceVersion: no lost update)."""

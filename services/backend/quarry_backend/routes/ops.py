@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from quarry_backend.deps import DbDep, SettingsDep
+from quarry_backend.resource_backend import ResourceBackend
 from quarry_core.queue.base import STAGES
 from quarry_core.queue.factory import open_queue
 
@@ -21,16 +22,16 @@ def healthz(request: Request) -> JSONResponse:
 
 
 @router.get("/readyz", summary="Readiness: database, queue and resource backend answer")
-def readyz(db: DbDep, settings: SettingsDep) -> JSONResponse:
+def readyz(request: Request, db: DbDep, settings: SettingsDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         with db.engine.connect() as conn:
             conn.execute(text("select 1"))
         checks["database"] = "ok"
-        checks["resources"] = "ok (resource store in the database)"
     except Exception as exc:
         checks["database"] = f"unavailable ({type(exc).__name__})"
-        checks["resources"] = checks["database"]
+    resources: ResourceBackend = request.app.state.resources
+    checks["resources"] = resources.readiness() if checks["database"] == "ok" else checks["database"]
     try:
         with open_queue(settings) as queue:
             queue.depth(STAGES[0])
