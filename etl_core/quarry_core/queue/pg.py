@@ -6,6 +6,7 @@ without acking therefore loses nothing: the message becomes visible again and is
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -22,19 +23,37 @@ from quarry_core.queue.base import (
     QueueBackend,
     QueueDepth,
     dead_letter_queue_name,
+    lane_of,
     queue_name,
+    round_robin,
 )
 from quarry_core.states import Stage
 
+# Fair claim: the first few ready messages of every lane (tenant), then up to :n of them by rank
+# within their lane (the 1st of each lane, then the 2nd, ...), lanes in name order starting after
+# the one this consumer served last. One tenant's backlog thus never queues the others behind it.
+_READY = "{t}.available_at <= now() AND ({t}.locked_until IS NULL OR {t}.locked_until < now())"
 _CLAIM = text(
-    """
+    f"""
     UPDATE queue_messages SET locked_until = now() + make_interval(secs => :vis),
            locked_by = :me, attempt = attempt + 1
     WHERE id IN (
-        SELECT id FROM queue_messages
-        WHERE queue = :queue AND available_at <= now()
-          AND (locked_until IS NULL OR locked_until < now())
-        ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED)
+        SELECT q.id FROM queue_messages q
+        JOIN (
+            SELECT c.id, c.rank, coalesce(lanes.lane, '') AS lane FROM (
+                SELECT DISTINCT headers->>'lane' AS lane FROM queue_messages r
+                WHERE r.queue = :queue AND {_READY.format(t="r")}
+            ) lanes
+            CROSS JOIN LATERAL (
+                SELECT m.id, row_number() OVER (ORDER BY m.id) AS rank FROM queue_messages m
+                WHERE m.queue = :queue AND m.headers->>'lane' IS NOT DISTINCT FROM lanes.lane
+                  AND {_READY.format(t="m")}
+                ORDER BY m.id LIMIT :candidates
+            ) c
+        ) fair ON fair.id = q.id
+        WHERE {_READY.format(t="q")}
+        ORDER BY fair.rank, fair.lane <= :after, fair.lane, q.id
+        LIMIT :n FOR UPDATE OF q SKIP LOCKED)
     RETURNING id, message_id, body, headers, attempt, last_error
     """
 )
@@ -67,6 +86,7 @@ class PgQueue(QueueBackend):
         self.visibility_timeout = visibility_timeout
         self.poll_interval = poll_interval
         self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._last_lane: dict[Stage, str] = {}
 
     def declare(self) -> None:
         # The tables come with the schema migration; nothing else to create.
@@ -81,7 +101,12 @@ class PgQueue(QueueBackend):
 
     def publish_many(self, stage: Stage, messages: Any) -> None:
         rows = [
-            {"queue": queue_name(self.prefix, stage), "message_id": mid, "body": body}
+            {
+                "queue": queue_name(self.prefix, stage),
+                "message_id": mid,
+                "body": body,
+                "headers": json.dumps({"lane": lane} if (lane := lane_of(body)) else {}),
+            }
             for mid, body in messages
         ]
         if not rows:
@@ -91,7 +116,7 @@ class PgQueue(QueueBackend):
             conn.execute(
                 text(
                     "INSERT INTO queue_messages (queue, message_id, body, headers, attempt) "
-                    "VALUES (:queue, :message_id, :body, '{}'::jsonb, 0)"
+                    "VALUES (:queue, :message_id, :body, CAST(:headers AS jsonb), 0)"
                 ),
                 rows,
             )
@@ -103,11 +128,15 @@ class PgQueue(QueueBackend):
             "me": self.consumer_id,
             "queue": queue_name(self.prefix, stage),
             "n": max_messages,
+            "candidates": max_messages * 2,
         }
         while True:
             with self.engine.begin() as conn:
                 as_platform(conn)
-                rows = conn.execute(_CLAIM, params).all()
+                rows = conn.execute(_CLAIM, {**params, "after": self._last_lane.get(stage, "")}).all()
+            if rows:
+                served = {str((r.headers or {}).get("lane") or "") for r in rows}
+                self._last_lane[stage] = round_robin(served, self._last_lane.get(stage))[-1]
             deliveries = []
             for row in sorted(rows, key=lambda r: r.id):
                 delivery = Delivery(
@@ -219,8 +248,6 @@ class PgQueue(QueueBackend):
 
 def _peek_tenant_and_run(body: bytes) -> tuple[str | None, int | None]:
     """Best effort: a dead letter keeps its tenant and run when the body says them."""
-    import json
-
     try:
         data = json.loads(body)
     except ValueError:
