@@ -206,3 +206,25 @@ def test_times_follow_every_kind_of_batch(platform: Platform) -> None:
     loader.load(first)
     assert loader.times() == before
     loader.assert_consistent()
+
+
+def test_a_keyless_copy_in_the_same_batch_does_not_blank_the_key(platform: Platform) -> None:
+    """An issue page (its changelog knows the issue key) and a changelog page (it does not) with the
+    same transition, batched together in either order: the key is kept. Which copy the merge keeps
+    depends on how messages were batched, so the table would otherwise depend on timing."""
+    loader = Loader(platform)
+    for n, keyed_first in enumerate((True, False)):
+        item = str(10 + n)
+        keyed = {**_move(item, "h1", 1, "To Do", "Done"), "work_item_key": f"D-{item}"}
+        keyless = {**_move(item, "h1", 1, "To Do", "Done"), "work_item_key": None}  # as transformed
+        pages = [{"work_items": [_item(item, 1)], "work_item_transitions": [keyed]}]
+        pages.insert(1 if keyed_first else 0, {"work_item_transitions": [keyless]})
+        loader.load(*(loader.message(page) for page in pages))
+        with platform.factory() as s:
+            key = s.scalar(
+                select(WorkItemTransition.work_item_key).where(
+                    WorkItemTransition.tenant == platform.tenant,
+                    WorkItemTransition.work_item_source_id == item,
+                )
+            )
+        assert key == f"D-{item}", keyed_first
