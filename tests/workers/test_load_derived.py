@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quarry_core.db.engine import session_scope
-from quarry_core.db.models import RawExtractionData, WorkItem, WorkItemTransition
+from quarry_core.db.models import Commit, RawExtractionData, WorkItem, WorkItemTransition
 from quarry_core.messages import LoadMessage
 from quarry_workers.derived import plan_derived
 from quarry_workers.load import load_batch
@@ -228,3 +228,24 @@ def test_a_keyless_copy_in_the_same_batch_does_not_blank_the_key(platform: Platf
                 )
             )
         assert key == f"D-{item}", keyed_first
+
+
+def test_a_commit_list_without_stats_does_not_blank_a_commits_stats(platform: Platform) -> None:
+    """A pull request's commits (GraphQL) carry additions/deletions, a repository's commit list does
+    not: whichever page loads last, the stats stay."""
+    loader = Loader(platform)
+    base = {"repository": "acme/api", "message": "fix", "authored_at": _at(1), "committed_at": _at(1)}
+    for n, stats_first in enumerate((True, False)):
+        sha = f"{n:040x}"
+        with_stats = {**base, "sha": sha, "additions": 5, "deletions": 2}
+        without = {**base, "sha": sha, "additions": None, "deletions": None}
+        first, second = (with_stats, without) if stats_first else (without, with_stats)
+        loader.load(loader.message({"commits": [first]}))
+        loader.load(loader.message({"commits": [second]}))
+        with platform.factory() as s:
+            row = s.execute(
+                select(Commit.additions, Commit.deletions).where(
+                    Commit.tenant == platform.tenant, Commit.sha == sha
+                )
+            ).one()
+        assert tuple(row) == (5, 2), stats_first
