@@ -86,6 +86,9 @@ WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
 EMBED_KEY = "worker/embed"
 _QUICK_EXIT_SECONDS = 10.0
 _OUTAGE_BACKOFF_CAP = 5.0  # a controller back within seconds of its database, not half a minute
+# A worker that cannot start while the broker or database is away starts within this long of its
+# return; a crash loop still costs only a start every 10 s.
+_CRASH_BACKOFF_CAP = 10.0
 
 RECONCILES = Counter("quarry_local_reconciles_total", "EtlJob reconciles by the local controller")
 TICK_SECONDS = Histogram("quarry_local_tick_seconds", "Duration of one controller pass")
@@ -389,10 +392,12 @@ class Controller:
         PROCESS_EXITS.labels("worker", "ok" if code == 0 else "failed").inc()
         if code != 0:
             log.warning("%s %s: %s", child.key, describe_exit(code), child.tail(3))
-        if time.monotonic() - child.started_at < _QUICK_EXIT_SECONDS:
+        # A process killed by a signal (OOM killer, an operator) was not failing by itself: start
+        # it again at once rather than as a crash loop.
+        if code >= 0 and time.monotonic() - child.started_at < _QUICK_EXIT_SECONDS:
             # A crash loop (bad configuration, database away): back off like a kubelet does.
             pool.restart_after = time.monotonic() + pool.crash_backoff
-            pool.crash_backoff = min(pool.crash_backoff * 2, 60.0)
+            pool.crash_backoff = min(pool.crash_backoff * 2, _CRASH_BACKOFF_CAP)
         else:
             pool.crash_backoff = 1.0
 
