@@ -252,14 +252,19 @@ class Chaos:
     # --- the fault driver ---------------------------------------------------------------------
 
     def drive(self, faults: list[Fault], done: threading.Event) -> None:
+        # Later faults move by the length of each cut, so the kills planned during a cut do not
+        # all land at its end.
+        shift = 0.0
         for fault in faults:
-            while time.time() - self.t0 < fault.planned_s and not done.is_set():
+            while time.time() - self.t0 < fault.planned_s + shift and not done.is_set():
                 time.sleep(0.05)
             while not self.inject(fault):
                 if done.is_set():
                     log(f"fault {fault.kind}: nothing to inject it into before the runs ended")
                     break
                 time.sleep(0.1)
+            if fault.kind.endswith("-cut") and fault.at_s is not None and fault.ended_s is not None:
+                shift += fault.ended_s - fault.at_s
 
     def inject(self, fault: Fault) -> bool:
         assert self.up is not None
