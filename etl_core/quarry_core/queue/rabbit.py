@@ -413,7 +413,9 @@ class RabbitQueue(QueueBackend):
             with urllib.request.urlopen(request, timeout=2) as resp:
                 return json.load(resp)
         except (OSError, ValueError, AttributeError) as exc:
-            raise QueueReadError(f"{name}: the management API is unreadable: {exc}") from exc
+            raise QueueReadError(
+                f"unacked count of {name} unreadable from the management API: {exc}"
+            ) from exc
 
     def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]:
         """Read without removing: get each, then requeue them all on a channel we close."""
