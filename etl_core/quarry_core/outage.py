@@ -27,7 +27,7 @@ def through_outages(
     *,
     max_seconds: float,
     stop: threading.Event | None = None,
-    max_backoff: float = 10.0,
+    max_backoff: float = 5.0,
 ) -> T:
     """`call()`, repeated while it fails with an outage; other errors pass through at once."""
     deadline = time.monotonic() + max_seconds

@@ -65,7 +65,13 @@ _TABLES = (
         vectors=Vectors("pull_request", "f.repository || '#' || f.number", ("title", "body", "state")),
     ),
     FinalTable("pull_request_reviews", ("source_id",)),
-    FinalTable("commits", ("repository", "sha"), refreshed_by="commits"),
+    # A repository's commit list carries no stats; a pull request's commits (GraphQL) do.
+    FinalTable(
+        "commits",
+        ("repository", "sha"),
+        refreshed_by="commits",
+        keep_if_null=frozenset({"additions", "deletions"}),
+    ),
     FinalTable("pull_request_commits", ("repository", "pr_number", "sha")),
 )
 

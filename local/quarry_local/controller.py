@@ -39,6 +39,7 @@ from quarry_core.errors import FatalError
 from quarry_core.exit_codes import EXIT_FATAL
 from quarry_core.integration_check import CheckResult, check_integration, status_after_check, view_of
 from quarry_core.queue.base import QueueBackend
+from quarry_core.queue.consumer import describe, is_outage
 from quarry_core.queue.factory import open_queue
 from quarry_core.reconcile import (
     CancelRun,
@@ -84,6 +85,10 @@ LOCK_KEY = 7_263_013  # one controller per database (migrate uses 7_263_011, run
 WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
 EMBED_KEY = "worker/embed"
 _QUICK_EXIT_SECONDS = 10.0
+_OUTAGE_BACKOFF_CAP = 5.0  # a controller back within seconds of its database, not half a minute
+# A worker that cannot start while the broker or database is away starts within this long of its
+# return; a crash loop still costs only a start every 10 s.
+_CRASH_BACKOFF_CAP = 10.0
 
 RECONCILES = Counter("quarry_local_reconciles_total", "EtlJob reconciles by the local controller")
 TICK_SECONDS = Histogram("quarry_local_tick_seconds", "Duration of one controller pass")
@@ -253,10 +258,11 @@ class Controller:
             if not conn.notifies:
                 select.select([conn], [], [], max(timeout, 0))
             conn.poll()
-        except Exception:
-            log.error("lost the controller's database connection; stopping children", exc_info=True)
+        except Exception as exc:
+            # The children ride out a database outage on their own; `run` takes the lock again and
+            # keeps them, or stops them if another controller took it meanwhile.
+            log.warning("lost the controller's database connection (%s); taking the lock again", exc)
             self.release()
-            self.supervisor.stop_all(self.settings.stop_grace_seconds)
             return False
         woke = bool(conn.notifies)
         conn.notifies.clear()
@@ -267,17 +273,29 @@ class Controller:
     def run(self, stop: threading.Event, block_for_lock: bool = True) -> None:
         """Tick until `stop` is set, then stop every child process and release the lock."""
         announced = False
+        backoff = 0.5
         try:
             while not stop.is_set():
-                if not self.leader and not self.try_acquire():
-                    if not block_for_lock:
-                        return
-                    if not announced:
-                        log.warning("another controller holds the lock on this database; waiting")
-                        announced = True
-                    stop.wait(2.0)
-                    continue
-                self.run_until(stop)
+                try:
+                    if not self.leader and not self.try_acquire():
+                        if self.supervisor.running():
+                            log.warning("another controller took the lock; stopping this one's children")
+                            self.supervisor.stop_all(self.settings.stop_grace_seconds)
+                        if not block_for_lock:
+                            return
+                        if not announced:
+                            log.warning("another controller holds the lock on this database; waiting")
+                            announced = True
+                        stop.wait(2.0)
+                        continue
+                    self.run_until(stop)
+                    backoff = 0.5
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    log.warning("database or broker away (%s); retrying in %.1fs", describe(exc), backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, _OUTAGE_BACKOFF_CAP)
         finally:
             self.shutdown()
 
@@ -378,10 +396,12 @@ class Controller:
         PROCESS_EXITS.labels("worker", "ok" if code == 0 else "failed").inc()
         if code != 0:
             log.warning("%s %s: %s", child.key, describe_exit(code), child.tail(3))
-        if time.monotonic() - child.started_at < _QUICK_EXIT_SECONDS:
+        # A process killed by a signal (OOM killer, an operator) was not failing by itself: start
+        # it again at once rather than as a crash loop.
+        if code >= 0 and time.monotonic() - child.started_at < _QUICK_EXIT_SECONDS:
             # A crash loop (bad configuration, database away): back off like a kubelet does.
             pool.restart_after = time.monotonic() + pool.crash_backoff
-            pool.crash_backoff = min(pool.crash_backoff * 2, 60.0)
+            pool.crash_backoff = min(pool.crash_backoff * 2, _CRASH_BACKOFF_CAP)
         else:
             pool.crash_backoff = 1.0
 

@@ -66,7 +66,8 @@ def test_extract_entry_point_replays_a_retransform_run(
         replayed = session.scalar(select(RawExtractionData).where(RawExtractionData.id == page_id))
         assert replayed is not None and replayed.replay_run_id == rerun_id and replayed.transformed_at is None
         body = session.execute(
-            text("SELECT body FROM queue_messages WHERE queue = :q"), {"q": f"{prefix}.transform"}
+            text("SELECT body FROM queue_messages WHERE queue = :q OR starts_with(queue, :q || '.t.')"),
+            {"q": f"{prefix}.transform"},
         ).scalar_one()
     message = json.loads(bytes(body))
     assert (message["run_id"], message["raw_id"], message["retransform"]) == (rerun_id, page_id, True)

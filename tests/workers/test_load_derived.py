@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quarry_core.db.engine import session_scope
-from quarry_core.db.models import RawExtractionData, WorkItem, WorkItemTransition
+from quarry_core.db.models import Commit, RawExtractionData, WorkItem, WorkItemTransition
 from quarry_core.mappings import Mappings, load_mappings
 from quarry_core.messages import LoadMessage
 from quarry_workers.derived import plan_derived
@@ -206,3 +206,46 @@ def test_times_follow_every_kind_of_batch(platform: Platform) -> None:
     loader.load(first)
     assert loader.times() == before
     loader.assert_consistent()
+
+
+def test_a_keyless_copy_in_the_same_batch_does_not_blank_the_key(platform: Platform) -> None:
+    """An issue page (its changelog knows the issue key) and a changelog page (it does not) with the
+    same transition, batched together in either order: the key is kept. Which copy the merge keeps
+    depends on how messages were batched, so the table would otherwise depend on timing."""
+    loader = Loader(platform)
+    for n, keyed_first in enumerate((True, False)):
+        item = str(10 + n)
+        keyed = {**_move(item, "h1", 1, "To Do", "Done"), "work_item_key": f"D-{item}"}
+        keyless = {**_move(item, "h1", 1, "To Do", "Done"), "work_item_key": None}  # as transformed
+        pages = [{"work_items": [_item(item, 1)], "work_item_transitions": [keyed]}]
+        pages.insert(1 if keyed_first else 0, {"work_item_transitions": [keyless]})
+        loader.load(*(loader.message(page) for page in pages))
+        with platform.factory() as s:
+            key = s.scalar(
+                select(WorkItemTransition.work_item_key).where(
+                    WorkItemTransition.tenant == platform.tenant,
+                    WorkItemTransition.work_item_source_id == item,
+                )
+            )
+        assert key == f"D-{item}", keyed_first
+
+
+def test_a_commit_list_without_stats_does_not_blank_a_commits_stats(platform: Platform) -> None:
+    """A pull request's commits (GraphQL) carry additions/deletions, a repository's commit list does
+    not: whichever page loads last, the stats stay."""
+    loader = Loader(platform)
+    base = {"repository": "acme/api", "message": "fix", "authored_at": _at(1), "committed_at": _at(1)}
+    for n, stats_first in enumerate((True, False)):
+        sha = f"{n:040x}"
+        with_stats = {**base, "sha": sha, "additions": 5, "deletions": 2}
+        without = {**base, "sha": sha, "additions": None, "deletions": None}
+        first, second = (with_stats, without) if stats_first else (without, with_stats)
+        loader.load(loader.message({"commits": [first]}))
+        loader.load(loader.message({"commits": [second]}))
+        with platform.factory() as s:
+            row = s.execute(
+                select(Commit.additions, Commit.deletions).where(
+                    Commit.tenant == platform.tenant, Commit.sha == sha
+                )
+            ).one()
+        assert tuple(row) == (5, 2), stats_first

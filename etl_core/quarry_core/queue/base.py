@@ -4,12 +4,16 @@ Semantics (both backends, proven by tests/integration/test_queue_contract.py):
 at-least-once delivery; a consumer acks only after its write commits; an unacked message of a
 crashed consumer is delivered again; `retry` re-queues after a delay until `max_attempts`
 deliveries, then the message goes to the stage's dead-letter queue with its last error.
+
+Fair sharing: messages are served round-robin between tenants (their "lanes"), FIFO within one
+tenant, so one tenant's backlog cannot starve the others (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import abc
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +33,35 @@ def retry_queue_name(prefix: str, stage: Stage | str) -> str:
 
 def dead_letter_queue_name(prefix: str, stage: Stage | str) -> str:
     return f"{prefix}.{stage}.dlq"
+
+
+def lane_queue_name(prefix: str, stage: Stage | str, tenant: str) -> str:
+    """RabbitMQ: the stage's queue for one tenant's messages."""
+    return f"{prefix}.{stage}.t.{tenant}"
+
+
+# Every message body starts with the Message fields in declaration order (version, message_id,
+# tenant, ...), so the tenant is near the start: no need to parse a load batch of megabytes.
+_TENANT = re.compile(rb'"tenant":"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)"')
+_PEEK_BYTES = 256
+
+
+def lane_of(body: bytes) -> str | None:
+    """The tenant a message body belongs to, or None (then it shares the stage's default lane).
+
+    Only namespace-shaped names (DNS labels) count: they are safe in a queue name.
+    """
+    match = _TENANT.search(body[:_PEEK_BYTES])
+    return match.group(1).decode() if match else None
+
+
+def round_robin(lanes: Iterable[str], after: str | None) -> list[str]:
+    """The order in which a receive visits the lanes: by name, starting after the lane the
+    previous receive served last, so even a batch of one alternates between tenants."""
+    ordered = sorted(set(lanes))
+    if after is None:
+        return ordered
+    return [lane for lane in ordered if lane > after] + [lane for lane in ordered if lane <= after]
 
 
 @dataclass

@@ -34,6 +34,11 @@ def is_outage(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    import psycopg2
+
+    # Not wrapped by SQLAlchemy when it comes from the pool itself (engine.raw_connection()).
+    if isinstance(exc, psycopg2.OperationalError):
+        return True
     import pika.exceptions
 
     return isinstance(

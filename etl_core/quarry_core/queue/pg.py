@@ -22,23 +22,50 @@ from quarry_core.queue.base import (
     QueueBackend,
     QueueDepth,
     dead_letter_queue_name,
+    lane_of,
+    lane_queue_name,
     peek_tenant_and_run,
     queue_name,
+    round_robin,
 )
 from quarry_core.states import Stage
 
+# Fair claim. Each tenant's messages are a lane: rows of queue `<stage queue>.t.<tenant>`
+# (`lane_queue_name`), the stage's own queue being the default lane. The lanes are found by walking
+# the distinct queue names on the (queue, available_at, id) index, one probe each; then the first
+# ready rows of every lane are ranked within their lane (1st of each lane, then 2nd, ...), lanes in
+# name order starting after the one this consumer served last. So one tenant's backlog never
+# queues the others behind it, and a claim costs the same at any backlog.
+_READY = "{t}.available_at <= now() AND ({t}.locked_until IS NULL OR {t}.locked_until < now())"
 _CLAIM = text(
-    """
+    f"""
+    WITH RECURSIVE walk(queue) AS (
+        (SELECT queue FROM queue_messages WHERE queue >= :queue ORDER BY queue LIMIT 1)
+        UNION ALL
+        SELECT (SELECT m.queue FROM queue_messages m WHERE m.queue > w.queue ORDER BY m.queue LIMIT 1)
+        FROM walk w WHERE w.queue IS NOT NULL
+    ), lanes AS (
+        SELECT queue AS lane FROM walk WHERE queue = :queue OR starts_with(queue, :lanes)
+    ), fair AS (
+        SELECT c.id, c.rank, lanes.lane FROM lanes
+        CROSS JOIN LATERAL (
+            SELECT m.id, row_number() OVER (ORDER BY m.available_at, m.id) AS rank FROM queue_messages m
+            WHERE m.queue = lanes.lane AND {_READY.format(t="m")}
+            ORDER BY m.available_at, m.id LIMIT :candidates
+        ) c
+    )
     UPDATE queue_messages SET locked_until = now() + make_interval(secs => :vis),
            locked_by = :me, attempt = attempt + 1
     WHERE id IN (
-        SELECT id FROM queue_messages
-        WHERE queue = :queue AND available_at <= now()
-          AND (locked_until IS NULL OR locked_until < now())
-        ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED)
-    RETURNING id, message_id, body, headers, attempt, last_error
+        SELECT q.id FROM queue_messages q JOIN fair ON fair.id = q.id
+        WHERE {_READY.format(t="q")}
+        ORDER BY fair.rank, fair.lane <= :after, fair.lane, q.id
+        LIMIT :n FOR UPDATE OF q SKIP LOCKED)
+    RETURNING id, queue, message_id, body, headers, attempt, last_error
     """
 )
+# Every lane of a stage: the stage's queue and its tenants' queues.
+_OF_STAGE = "(queue = :queue OR starts_with(queue, :lanes))"
 _MOVE_TO_DEAD = text(
     """
     WITH moved AS (
@@ -68,6 +95,7 @@ class PgQueue(QueueBackend):
         self.visibility_timeout = visibility_timeout
         self.poll_interval = poll_interval
         self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._last_lane: dict[Stage, str] = {}
 
     def declare(self) -> None:
         # The tables come with the schema migration; nothing else to create.
@@ -82,7 +110,13 @@ class PgQueue(QueueBackend):
 
     def publish_many(self, stage: Stage, messages: Any) -> None:
         rows = [
-            {"queue": queue_name(self.prefix, stage), "message_id": mid, "body": body}
+            {
+                "queue": lane_queue_name(self.prefix, stage, tenant)
+                if (tenant := lane_of(body))
+                else queue_name(self.prefix, stage),
+                "message_id": mid,
+                "body": body,
+            }
             for mid, body in messages
         ]
         if not rows:
@@ -103,12 +137,17 @@ class PgQueue(QueueBackend):
             "vis": self.visibility_timeout,
             "me": self.consumer_id,
             "queue": queue_name(self.prefix, stage),
+            "lanes": lane_queue_name(self.prefix, stage, ""),
             "n": max_messages,
+            "candidates": max_messages * 2,
         }
         while True:
             with self.engine.begin() as conn:
                 as_platform(conn)
-                rows = conn.execute(_CLAIM, params).all()
+                rows = conn.execute(_CLAIM, {**params, "after": self._last_lane.get(stage, "")}).all()
+            if rows:
+                served = {str(r.queue) for r in rows}
+                self._last_lane[stage] = round_robin(served, self._last_lane.get(stage))[-1]
             deliveries = []
             for row in sorted(rows, key=lambda r: r.id):
                 delivery = Delivery(
@@ -172,17 +211,17 @@ class PgQueue(QueueBackend):
             as_platform(conn)
             row = conn.execute(
                 text(
-                    """
+                    f"""
                     SELECT
                       count(*) FILTER (WHERE available_at <= now()
                                          AND (locked_until IS NULL OR locked_until < now())) AS ready,
                       count(*) FILTER (WHERE locked_until >= now()) AS unacked,
                       count(*) FILTER (WHERE available_at > now()
                                          AND (locked_until IS NULL OR locked_until < now())) AS delayed
-                    FROM queue_messages WHERE queue = :queue
+                    FROM queue_messages WHERE {_OF_STAGE}
                     """
                 ),
-                {"queue": queue_name(self.prefix, stage)},
+                self._stage_params(stage),
             ).one()
             dead = conn.execute(
                 text("SELECT count(*) FROM dead_letters WHERE queue = :q"),
@@ -225,13 +264,14 @@ class PgQueue(QueueBackend):
     def purge(self, stage: Stage) -> None:
         with self.engine.begin() as conn:
             as_platform(conn)
-            conn.execute(
-                text("DELETE FROM queue_messages WHERE queue = :q"), {"q": queue_name(self.prefix, stage)}
-            )
+            conn.execute(text(f"DELETE FROM queue_messages WHERE {_OF_STAGE}"), self._stage_params(stage))
             conn.execute(
                 text("DELETE FROM dead_letters WHERE queue = :q"),
                 {"q": dead_letter_queue_name(self.prefix, stage)},
             )
+
+    def _stage_params(self, stage: Stage) -> dict[str, str]:
+        return {"queue": queue_name(self.prefix, stage), "lanes": lane_queue_name(self.prefix, stage, "")}
 
     def close(self) -> None:
         # The engine belongs to the caller (shared by the process).

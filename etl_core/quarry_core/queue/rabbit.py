@@ -6,6 +6,12 @@ Topology per stage, e.g. for `quarry.transform`:
   quarry.transform.retry  holds a failed message for the retry delay (message TTL), then
                           dead-letters it back to the work queue
   quarry.transform.dlq    dead letters, each with its error in the `x-quarry-error` header
+  quarry.transform.t.<tenant>
+                          one tenant's messages (its lane), set up like the work queue; consumers
+                          take from the lanes round-robin, so a tenant's backlog cannot starve the
+                          others. Lanes are found through the management API (the one the scaler
+                          reads unacked counts from); without one, every message uses the work
+                          queue. Retried messages come back through the work queue, the default lane.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -34,9 +41,12 @@ from quarry_core.queue.base import (
     QueueBackend,
     QueueDepth,
     dead_letter_queue_name,
+    lane_of,
+    lane_queue_name,
     peek_tenant_and_run,
     queue_name,
     retry_queue_name,
+    round_robin,
 )
 from quarry_core.states import Stage
 
@@ -54,6 +64,8 @@ ATTEMPT_HEADER = "x-quarry-attempt"
 # confirms (RabbitMQ requires reject-publish overflow for that).
 _SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 ERROR_HEADER = "x-quarry-error"
+# How often a consumer re-lists the lanes (a new tenant's first messages wait at most this long).
+LANE_REFRESH_SECONDS = 2.0
 
 
 def redact_amqp(url: str) -> str:
@@ -102,6 +114,14 @@ class RabbitQueue(QueueBackend):
         # broker already requeued those messages when that connection died).
         self._generation = 0
         self.poll_interval = 0.05
+        self._lanes: dict[Stage, set[str]] = {}
+        self._lanes_listed_at: dict[Stage, float] = {}
+        self._declared_lanes: set[tuple[int, str]] = set()
+        self._last_lane: dict[Stage, str] = {}
+
+    @property
+    def lanes_enabled(self) -> bool:
+        return self.management_url is not None
 
     def _ensure_open(self) -> None:
         """Reconnect after the broker went away (restart, network); the caller's retry does the rest."""
@@ -130,17 +150,7 @@ class RabbitQueue(QueueBackend):
         for stage in STAGES:
             main, retry, dlq = self._names(stage)
             self._declare(dlq, {"x-queue-type": "quorum"})
-            self._declare(
-                main,
-                {
-                    "x-queue-type": "quorum",
-                    # Returned more often than this = delivered max_attempts times: dead-lettered.
-                    "x-delivery-limit": max(self.max_attempts - 1, 0),
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": dlq,
-                    **_SAFE_DEAD_LETTERING,
-                },
-            )
+            self._declare(main, self._work_queue_arguments(stage))
             self._declare(
                 retry,
                 {
@@ -151,6 +161,16 @@ class RabbitQueue(QueueBackend):
                     **_SAFE_DEAD_LETTERING,
                 },
             )
+
+    def _work_queue_arguments(self, stage: Stage) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            # Returned more often than this = delivered max_attempts times: dead-lettered.
+            "x-delivery-limit": max(self.max_attempts - 1, 0),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead_letter_queue_name(self.prefix, stage),
+            **_SAFE_DEAD_LETTERING,
+        }
 
     def _declare(self, name: str, arguments: dict[str, Any]) -> None:
         try:
@@ -188,7 +208,18 @@ class RabbitQueue(QueueBackend):
         self, stage: Stage, body: bytes, *, message_id: str, headers: dict[str, Any] | None = None
     ) -> None:
         self._ensure_open()
-        self._publish(queue_name(self.prefix, stage), body, message_id, headers or {})
+        self._publish(self._route(stage, body), body, message_id, headers or {})
+
+    def _route(self, stage: Stage, body: bytes) -> str:
+        tenant = lane_of(body) if self.lanes_enabled else None
+        if tenant is None:
+            return queue_name(self.prefix, stage)
+        lane = lane_queue_name(self.prefix, stage, tenant)
+        if (self._generation, lane) not in self._declared_lanes:
+            self._declare(lane, self._work_queue_arguments(stage))
+            self._declared_lanes.add((self._generation, lane))
+            self._lanes.setdefault(stage, set()).add(lane)
+        return lane
 
     def _publish(self, routing_key: str, body: bytes, message_id: str, headers: dict[str, Any]) -> None:
         props = pika.BasicProperties(
@@ -208,30 +239,86 @@ class RabbitQueue(QueueBackend):
         # basic_get, not a push consumer: an idle worker must not hold prefetched messages
         # hostage, and the depth the scaler reads stays exact.
         self._ensure_open()
-        queue = queue_name(self.prefix, stage)
         deliveries: list[Delivery] = []
         deadline = time.monotonic() + timeout
         while True:
-            while len(deliveries) < max_messages:
-                method, props, body = self._channel.basic_get(queue, auto_ack=False)
-                if method is None:
-                    break
-                headers = dict(props.headers or {})
-                # x-delivery-count counts crash redeliveries; our header counts explicit retries.
-                attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
-                deliveries.append(
-                    Delivery(
-                        stage=stage,
-                        body=body,
-                        message_id=props.message_id or "",
-                        attempt=attempt,
-                        headers=headers,
-                        handle=(self._generation, method.delivery_tag),
-                    )
-                )
+            lanes = round_robin(self._lanes_of(stage), self._last_lane.get(stage))
+            # One message per lane per round; a lane found empty is left for the rest of this receive.
+            while lanes and len(deliveries) < max_messages:
+                for lane in list(lanes):
+                    if len(deliveries) >= max_messages:
+                        break
+                    delivery = self._get(stage, lane)
+                    if delivery is None:
+                        lanes.remove(lane)
+                        continue
+                    deliveries.append(delivery)
+                    self._last_lane[stage] = lane
             if deliveries or time.monotonic() >= deadline:
                 return deliveries
             self._conn.sleep(self.poll_interval)
+
+    def _get(self, stage: Stage, queue: str) -> Delivery | None:
+        try:
+            method, props, body = self._channel.basic_get(queue, auto_ack=False)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != 404:
+                raise
+            # A lane deleted since it was listed; the channel (and its unacked gets) closed with it.
+            self._channel = self._open_channel()
+            self._generation += 1
+            self._lanes.get(stage, set()).discard(queue)
+            return None
+        if method is None:
+            return None
+        headers = dict(props.headers or {})
+        # x-delivery-count counts crash redeliveries; our header counts explicit retries.
+        attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
+        return Delivery(
+            stage=stage,
+            body=body,
+            message_id=props.message_id or "",
+            attempt=attempt,
+            headers=headers,
+            handle=(self._generation, method.delivery_tag),
+        )
+
+    def _lanes_of(self, stage: Stage) -> list[str]:
+        """The stage's work queue and its tenant lanes, re-listed every LANE_REFRESH_SECONDS."""
+        main = queue_name(self.prefix, stage)
+        if self.lanes_enabled and time.monotonic() - self._lanes_listed_at.get(stage, -1e9) > (
+            LANE_REFRESH_SECONDS
+        ):
+            self._lanes_listed_at[stage] = time.monotonic()
+            try:
+                listed = self._list_queues(stage)
+            except QueueReadError as exc:
+                log.debug("keeping the known lanes of %s: %s", main, exc)
+            else:
+                self._lanes[stage] = {name for name in listed if name != main}
+        return [main, *self._lanes.get(stage, ())]
+
+    def _list_queues(self, stage: Stage) -> dict[str, int]:
+        """{name: unacked} of the stage's work queue and lanes, from the management API."""
+        assert self.management_url
+        main = queue_name(self.prefix, stage)
+        pattern = f"^{re.escape(main)}(\\.t\\..+)?$"
+        query = urllib.parse.urlencode(
+            {
+                "page": 1,
+                "page_size": 500,
+                "name": pattern,
+                "use_regex": "true",
+                "columns": "name,messages_unacknowledged",
+            }
+        )
+        data = self._management_get(f"/api/queues/{self._quoted_vhost()}?{query}", main)
+        items = data.get("items", []) if isinstance(data, dict) else []
+        return {
+            str(item["name"]): int(item.get("messages_unacknowledged", 0) or 0)
+            for item in items
+            if isinstance(item, dict) and "name" in item
+        }
 
     def ack(self, delivery: Delivery) -> None:
         if self._stale(delivery):
@@ -273,10 +360,11 @@ class RabbitQueue(QueueBackend):
     def depth(self, stage: Stage) -> QueueDepth:
         self._ensure_open()
         main, retry, dlq = self._names(stage)
-        ready = self._passive_count(main)
+        unacked = self._unacked(stage)
+        ready = sum(self._passive_count(name) for name in self._lanes_of(stage))
         delayed = self._passive_count(retry)
         dead = self._passive_count(dlq)
-        return QueueDepth(main, ready, self._unacked(main), delayed, dead)
+        return QueueDepth(main, ready, unacked, delayed, dead)
 
     def _passive_count(self, name: str) -> int:
         try:
@@ -288,37 +376,47 @@ class RabbitQueue(QueueBackend):
             raise
         return int(frame.method.message_count)
 
-    def _unacked(self, name: str) -> int:
-        """Unacked count from the management API (AMQP cannot tell it); 0 when none is configured.
+    def _unacked(self, stage: Stage) -> int:
+        """Unacked count of the work queue and its lanes from the management API (AMQP cannot
+        tell it); 0 when none is configured.
 
         A failed read raises: reading it as 0 would under-count work in progress and scale workers
         down under load, while a failed read lets the scaler hold, then fall back (KEDA's fallback).
         """
         if not self.management_url:
             return 0
+        main = queue_name(self.prefix, stage)
+        try:
+            listed = self._list_queues(stage)
+        except QueueReadError as exc:
+            DEPTH_READ_ERRORS.labels(main).inc()
+            shown = redact(self.management_url)
+            log.warning("cannot read the unacked count of %s from %s: %s", main, shown, exc)
+            raise
+        self._lanes[stage] = {name for name in listed if name != main}
+        self._lanes_listed_at[stage] = time.monotonic()
+        return sum(listed.values())
+
+    def _quoted_vhost(self) -> str:
         parts = urllib.parse.urlsplit(self.url)
         vhost = urllib.parse.unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-        quoted_vhost = urllib.parse.quote(vhost, safe="")
-        api = f"{self.management_url}/api/queues/{quoted_vhost}/{urllib.parse.quote(name)}"
+        return urllib.parse.quote(vhost, safe="")
+
+    def _management_get(self, path: str, name: str) -> Any:
+        parts = urllib.parse.urlsplit(self.url)
         user = urllib.parse.unquote(parts.username or "guest")
         password = urllib.parse.unquote(parts.password or "guest")
         request = urllib.request.Request(
-            api, headers={"Authorization": "Basic " + b64encode(f"{user}:{password}".encode()).decode()}
+            f"{self.management_url}{path}",
+            headers={"Authorization": "Basic " + b64encode(f"{user}:{password}".encode()).decode()},
         )
         try:
             with urllib.request.urlopen(request, timeout=2) as resp:
-                data = json.load(resp)
-            return int(data.get("messages_unacknowledged", 0) or 0)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:  # not declared yet, as the passive AMQP count reads it
-                return 0
-            failure: Exception = exc
+                return json.load(resp)
         except (OSError, ValueError, AttributeError) as exc:
-            failure = exc
-        DEPTH_READ_ERRORS.labels(name).inc()
-        shown = redact(self.management_url)
-        log.warning("cannot read the unacked count of %s from %s: %s", name, shown, failure)
-        raise QueueReadError(f"unacked count of {name} unreadable from the management API: {failure}")
+            raise QueueReadError(
+                f"unacked count of {name} unreadable from the management API: {exc}"
+            ) from exc
 
     def dead_letters(self, stage: Stage, limit: int = 100) -> list[DeadLetterRecord]:
         """Read without removing: get each, then requeue them all on a channel we close."""
@@ -369,7 +467,7 @@ class RabbitQueue(QueueBackend):
             channel.close()  # the letters passed over go back to the queue
 
     def purge(self, stage: Stage) -> None:
-        for name in self._names(stage):
+        for name in {*self._names(stage), *self._known_lanes(stage)}:
             try:
                 self._channel.queue_purge(name)
             except pika.exceptions.ChannelClosedByBroker:
@@ -377,8 +475,15 @@ class RabbitQueue(QueueBackend):
 
     def delete_topology(self) -> None:
         for stage in STAGES:
-            for name in self._names(stage):
+            for name in {*self._names(stage), *self._known_lanes(stage)}:
                 self._channel.queue_delete(name)
+
+    def _known_lanes(self, stage: Stage) -> set[str]:
+        if self.lanes_enabled:
+            with contextlib.suppress(QueueReadError):
+                main = queue_name(self.prefix, stage)
+                self._lanes[stage] = {n for n in self._list_queues(stage) if n != main}
+        return set(self._lanes.get(stage, ()))
 
     def close(self) -> None:
         if self._conn.is_open:

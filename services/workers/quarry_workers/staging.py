@@ -99,9 +99,14 @@ def merge_sql(
         same = f"ROW({old}) IS NOT DISTINCT FROM ROW({new})"
         sets.append(f"embedded_at = CASE WHEN {same} THEN t.embedded_at END")
     sets.append("loaded_at = now()")
+    # Copies of one row within a group: a keep_if_null column takes any copy's value, so which copy
+    # the DISTINCT ON keeps (it depends on how messages were batched) cannot blank it.
+    picked = ", ".join(
+        f"max({_q(c)}) OVER (PARTITION BY {keys}) AS {_q(c)}" if c in keep_if_null else _q(c) for c in staged
+    )
     sql = (
         f"INSERT INTO {tbl.name} AS t ({cols}) "
-        f"SELECT DISTINCT ON ({keys}) {cols} FROM {staging_name(tbl.name)} WHERE _grp = :grp "
+        f"SELECT DISTINCT ON ({keys}) {picked} FROM {staging_name(tbl.name)} WHERE _grp = :grp "
         f"ORDER BY {order} "
         f"ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
     )
