@@ -351,6 +351,175 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mappings/hierarchies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hierarchy levels of standard types */
+        get: operations["list_hierarchies_api_v1_mappings_hierarchies_get"];
+        put?: never;
+        /** Set the hierarchy level of a standard type */
+        post: operations["create_hierarchy_api_v1_mappings_hierarchies_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/hierarchies/{hierarchy_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a hierarchy level */
+        put: operations["update_hierarchy_api_v1_mappings_hierarchies__hierarchy_id__put"];
+        post?: never;
+        /** Remove a hierarchy level (the source's level applies again) */
+        delete: operations["delete_hierarchy_api_v1_mappings_hierarchies__hierarchy_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/retransform": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Re-transform the affected jobs' stored raw pages through the current mappings */
+        post: operations["retransform_api_v1_mappings_retransform_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/statuses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status mappings per work item type
+         * @description Every mapping, then every (type, status) seen in the data that no mapping covers, with the
+         *     default that applies to it: a workflow step of that name, else the Jira status category.
+         */
+        get: operations["list_statuses_api_v1_mappings_statuses_get"];
+        put?: never;
+        /** Map a source status (for one standard type, or `*`) */
+        post: operations["create_status_api_v1_mappings_statuses_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/statuses/{status_mapping_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a status mapping */
+        put: operations["update_status_api_v1_mappings_statuses__status_mapping_id__put"];
+        post?: never;
+        /** Remove a status mapping (the default applies again) */
+        delete: operations["delete_status_api_v1_mappings_statuses__status_mapping_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Work item type mappings
+         * @description Every mapping, then every source type seen in the data that no mapping covers, with its default.
+         */
+        get: operations["list_types_api_v1_mappings_types_get"];
+        put?: never;
+        /** Map a source work item type */
+        post: operations["create_type_api_v1_mappings_types_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/types/{type_mapping_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a work item type mapping */
+        put: operations["update_type_api_v1_mappings_types__type_mapping_id__put"];
+        post?: never;
+        /** Remove a work item type mapping (the default applies again) */
+        delete: operations["delete_type_api_v1_mappings_types__type_mapping_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Workflows */
+        get: operations["list_workflows_api_v1_mappings_workflows_get"];
+        put?: never;
+        /** Create a workflow: ordered steps with commitment and delivery points */
+        post: operations["create_workflow_api_v1_mappings_workflows_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mappings/workflows/{workflow_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One workflow */
+        get: operations["get_workflow_api_v1_mappings_workflows__workflow_name__get"];
+        /** Replace a workflow (its name may change) */
+        put: operations["update_workflow_api_v1_mappings_workflows__workflow_name__put"];
+        post?: never;
+        /** Delete a workflow */
+        delete: operations["delete_workflow_api_v1_mappings_workflows__workflow_name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -454,6 +623,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/queues/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's dead letters in the queue backend's dead-letter queues */
+        get: operations["queued_dead_letters_api_v1_queues_dead_letters_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/queues/dead-letters/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Discard a dead letter of a dead-letter queue */
+        delete: operations["discard_queued_dead_letter_api_v1_queues_dead_letters__message_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/queues/dead-letters/{message_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Put a dead letter of a dead-letter queue back on its stage's queue, with fresh attempts */
+        post: operations["replay_queued_dead_letter_api_v1_queues_dead_letters__message_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/raw-pages/{page_id}": {
         parameters: {
             query?: never;
@@ -514,6 +734,23 @@ export interface paths {
         };
         /** The raw API pages a run stored (without their bodies) */
         get: operations["run_raw_pages_api_v1_runs__run_id__raw_pages_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Semantic search over the tenant's work items and pull requests */
+        get: operations["search_api_v1_search_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -833,6 +1070,20 @@ export interface components {
             /** Stage */
             stage: string;
         };
+        /** EmbeddingProgressOut */
+        EmbeddingProgressOut: {
+            /** Bykind */
+            byKind: {
+                [key: string]: components["schemas"]["KindProgress"];
+            };
+            /** Embedded */
+            embedded: number;
+            /**
+             * Pending
+             * @description Rows whose vector is missing or stale.
+             */
+            pending: number;
+        };
         /**
          * Entity
          * @enum {string}
@@ -906,6 +1157,48 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HierarchyIn
+         * @example {
+         *       "description": "Epics",
+         *       "level": 1,
+         *       "standardType": "EPIC"
+         *     }
+         */
+        HierarchyIn: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Level
+             * @description -1 sub-task, 0 story level, 1 epic, higher above.
+             */
+            level: number;
+            /** Standardtype */
+            standardType: string;
+        };
+        /** HierarchyOut */
+        HierarchyOut: {
+            /** Description */
+            description?: string | null;
+            /** Id */
+            id: number | null;
+            /** Items */
+            items: number;
+            /**
+             * Level
+             * @description Unmapped: the level most items of the type have (from the source).
+             */
+            level: number | null;
+            /** Mapped */
+            mapped: boolean;
+            /**
+             * Rule
+             * @description `mapping`, or the default `source` (Jira's hierarchyLevel; -1 sub-task, else 0).
+             */
+            rule: string;
+            /** Standardtype */
+            standardType: string;
         };
         /**
          * IntegrationIn
@@ -1153,6 +1446,18 @@ export interface components {
              */
             suspend: boolean;
         };
+        /**
+         * Kind
+         * @enum {string}
+         */
+        Kind: "work_item" | "pull_request";
+        /** KindProgress */
+        KindProgress: {
+            /** Embedded */
+            embedded: number;
+            /** Pending */
+            pending: number;
+        };
         /** LineageOut */
         LineageOut: {
             /**
@@ -1182,6 +1487,66 @@ export interface components {
             phase: string;
             /** Trigger */
             trigger: string;
+        };
+        /** MappingChange[HierarchyOut] */
+        MappingChange_HierarchyOut_: {
+            /**
+             * Affectedjobs
+             * @description Jobs that extract work items: re-transform them to apply.
+             */
+            affectedJobs: string[];
+            item: components["schemas"]["HierarchyOut"];
+            /**
+             * Retransform
+             * @description How to apply the change to stored data.
+             * @default POST /api/v1/mappings/retransform (or POST /api/v1/jobs/{name}/retransform)
+             */
+            retransform: string;
+        };
+        /** MappingChange[StatusMappingOut] */
+        MappingChange_StatusMappingOut_: {
+            /**
+             * Affectedjobs
+             * @description Jobs that extract work items: re-transform them to apply.
+             */
+            affectedJobs: string[];
+            item: components["schemas"]["StatusMappingOut"];
+            /**
+             * Retransform
+             * @description How to apply the change to stored data.
+             * @default POST /api/v1/mappings/retransform (or POST /api/v1/jobs/{name}/retransform)
+             */
+            retransform: string;
+        };
+        /** MappingChange[TypeMappingOut] */
+        MappingChange_TypeMappingOut_: {
+            /**
+             * Affectedjobs
+             * @description Jobs that extract work items: re-transform them to apply.
+             */
+            affectedJobs: string[];
+            item: components["schemas"]["TypeMappingOut"];
+            /**
+             * Retransform
+             * @description How to apply the change to stored data.
+             * @default POST /api/v1/mappings/retransform (or POST /api/v1/jobs/{name}/retransform)
+             */
+            retransform: string;
+        };
+        /** MappingChange[WorkflowOut] */
+        MappingChange_WorkflowOut_: {
+            /**
+             * Affectedjobs
+             * @description Jobs that extract work items: re-transform them to apply.
+             */
+            affectedJobs: string[];
+            item: components["schemas"]["WorkflowOut"];
+            /**
+             * Retransform
+             * @description How to apply the change to stored data.
+             * @default POST /api/v1/mappings/retransform (or POST /api/v1/jobs/{name}/retransform)
+             */
+            retransform: string;
         };
         /** MeOut */
         MeOut: {
@@ -1343,6 +1708,11 @@ export interface components {
         /** QueueOut */
         QueueOut: {
             /**
+             * Consumers
+             * @description Worker processes (pods) consuming the stage, as the scaler last recorded it in the tenant's jobs; null when none of them has a record.
+             */
+            consumers?: number | null;
+            /**
              * Dead
              * @description Dead letters of the stage (all tenants).
              */
@@ -1357,6 +1727,24 @@ export interface components {
             stage: string;
             /** Unacked */
             unacked: number;
+        };
+        /**
+         * QueuedDeadLetterOut
+         * @description A dead letter in the queue backend's dead-letter queue (RabbitMQ's, or PostgreSQL's).
+         */
+        QueuedDeadLetterOut: {
+            /** Attempts */
+            attempts: number;
+            /** Error */
+            error: string;
+            /** Messageid */
+            messageId: string;
+            /** Queue */
+            queue: string;
+            /** Runid */
+            runId?: number | null;
+            /** Stage */
+            stage: string;
         };
         /** QueuesOut */
         QueuesOut: {
@@ -1450,6 +1838,36 @@ export interface components {
              */
             refresh_token: string;
         };
+        /**
+         * RetransformIn
+         * @example {
+         *       "jobs": [
+         *         "acme-jira-sync"
+         *       ]
+         *     }
+         */
+        RetransformIn: {
+            /**
+             * Jobs
+             * @description Default: every affected job.
+             */
+            jobs?: string[] | null;
+        };
+        /** RetransformOut */
+        RetransformOut: {
+            /**
+             * Jobs
+             * @description Jobs asked to re-transform (their runs appear under /runs).
+             */
+            jobs: string[];
+            /**
+             * Tokens
+             * @description The retransform token written to each job's spec.
+             */
+            tokens: {
+                [key: string]: string;
+            };
+        };
         /** RetryPolicy */
         RetryPolicy: {
             /**
@@ -1539,11 +1957,143 @@ export interface components {
             /** Repos */
             repos?: string[] | null;
         };
+        /** SearchHit */
+        SearchHit: {
+            /** Integrationid */
+            integrationId: number;
+            /**
+             * Key
+             * @description Work item key, or `owner/repo#number`.
+             */
+            key: string;
+            /**
+             * Kind
+             * @description `work_item` or `pull_request`.
+             */
+            kind: string;
+            /** Score */
+            score: number;
+            /** State */
+            state?: string | null;
+            /** Status */
+            status?: string | null;
+            /**
+             * Text
+             * @description The start of the embedded text.
+             */
+            text: string;
+            /** Type */
+            type?: string | null;
+        };
+        /** SearchOut */
+        SearchOut: {
+            /**
+             * Embedder
+             * @description The embedder of the query and of the collection searched.
+             */
+            embedder: string;
+            /** Hits */
+            hits: components["schemas"]["SearchHit"][];
+            progress: components["schemas"]["EmbeddingProgressOut"];
+            /**
+             * Vectors
+             * @description `server` (QDRANT_URL) or `local` (Qdrant local mode).
+             */
+            vectors: string;
+        };
         /**
          * Stage
          * @enum {string}
          */
         Stage: "extract" | "transform" | "load";
+        /**
+         * StatusMappingIn
+         * @example {
+         *       "sourceStatus": "In Review",
+         *       "standardStatus": "In Progress",
+         *       "workItemType": "STORY",
+         *       "workflowStep": "Review"
+         *     }
+         */
+        StatusMappingIn: {
+            /** Sourcestatus */
+            sourceStatus: string;
+            /**
+             * Standardstatus
+             * @enum {string}
+             */
+            standardStatus: "To Do" | "In Progress" | "Done";
+            /**
+             * Workitemtype
+             * @description A standard type, or `*` for any.
+             * @default *
+             */
+            workItemType: string;
+            /** Workflowstep */
+            workflowStep?: string | null;
+        };
+        /** StatusMappingOut */
+        StatusMappingOut: {
+            /** Id */
+            id: number | null;
+            /** Items */
+            items: number;
+            /** Mapped */
+            mapped: boolean;
+            /**
+             * Rule
+             * @description `mapping`, or the default: `workflow` (a step of that name) or `category`.
+             */
+            rule: string;
+            /** Sourcestatus */
+            sourceStatus: string;
+            /** Standardstatus */
+            standardStatus: string | null;
+            /**
+             * Statuscategory
+             * @description Jira's status category, as seen.
+             */
+            statusCategory?: string | null;
+            /** Workitemtype */
+            workItemType: string;
+            /** Workflowstep */
+            workflowStep?: string | null;
+        };
+        /** StepIn */
+        StepIn: {
+            /**
+             * Commitmentpoint
+             * @description Cycle time starts at the first move here.
+             * @default false
+             */
+            commitmentPoint: boolean;
+            /**
+             * Deliverypoint
+             * @description Cycle and lead time end at the first move here.
+             * @default false
+             */
+            deliveryPoint: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Standardstatus
+             * @enum {string}
+             */
+            standardStatus: "To Do" | "In Progress" | "Done";
+        };
+        /** StepOut */
+        StepOut: {
+            /** Commitmentpoint */
+            commitmentPoint: boolean;
+            /** Deliverypoint */
+            deliveryPoint: boolean;
+            /** Name */
+            name: string;
+            /** Position */
+            position: number;
+            /** Standardstatus */
+            standardStatus: string;
+        };
         /** TokenOut */
         TokenOut: {
             /** Access Token */
@@ -1561,6 +2111,46 @@ export interface components {
              * @constant
              */
             token_type: "bearer";
+        };
+        /**
+         * TypeMappingIn
+         * @example {
+         *       "sourceType": "User Story",
+         *       "standardType": "STORY"
+         *     }
+         */
+        TypeMappingIn: {
+            /**
+             * Sourcetype
+             * @description The source's type name, matched case-insensitively.
+             */
+            sourceType: string;
+            /** Standardtype */
+            standardType: string;
+        };
+        /** TypeMappingOut */
+        TypeMappingOut: {
+            /**
+             * Id
+             * @description Absent for a value seen in the data that no mapping covers.
+             */
+            id: number | null;
+            /**
+             * Items
+             * @description Work items of this source type in the tenant's data.
+             */
+            items: number;
+            /** Mapped */
+            mapped: boolean;
+            /**
+             * Rule
+             * @description `mapping`, or the default: `upper-case` (the source name upper-cased).
+             */
+            rule: string;
+            /** Sourcetype */
+            sourceType: string;
+            /** Standardtype */
+            standardType: string;
         };
         /**
          * UserIn
@@ -1711,6 +2301,59 @@ export interface components {
             replicas?: number | null;
             /** Stage */
             stage: string;
+        };
+        /**
+         * WorkflowIn
+         * @example {
+         *       "name": "delivery",
+         *       "steps": [
+         *         {
+         *           "name": "Backlog",
+         *           "standardStatus": "To Do"
+         *         },
+         *         {
+         *           "commitmentPoint": true,
+         *           "name": "In Progress",
+         *           "standardStatus": "In Progress"
+         *         },
+         *         {
+         *           "name": "Review",
+         *           "standardStatus": "In Progress"
+         *         },
+         *         {
+         *           "deliveryPoint": true,
+         *           "name": "Done",
+         *           "standardStatus": "Done"
+         *         }
+         *       ],
+         *       "workItemType": "*"
+         *     }
+         */
+        WorkflowIn: {
+            /** Name */
+            name: string;
+            /**
+             * Steps
+             * @description In order.
+             */
+            steps: components["schemas"]["StepIn"][];
+            /**
+             * Workitemtype
+             * @description A standard type, or `*` for any.
+             * @default *
+             */
+            workItemType: string;
+        };
+        /** WorkflowOut */
+        WorkflowOut: {
+            /** Name */
+            name: string;
+            /** Steps */
+            steps: components["schemas"]["StepOut"][];
+            /** Updatedat */
+            updatedAt?: string | null;
+            /** Workitemtype */
+            workItemType: string;
         };
     };
     responses: never;
@@ -3216,6 +3859,1071 @@ export interface operations {
             };
         };
     };
+    list_hierarchies_api_v1_mappings_hierarchies_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HierarchyOut"][];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_hierarchy_api_v1_mappings_hierarchies_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HierarchyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_HierarchyOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_hierarchy_api_v1_mappings_hierarchies__hierarchy_id__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                hierarchy_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HierarchyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_HierarchyOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_hierarchy_api_v1_mappings_hierarchies__hierarchy_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                hierarchy_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_HierarchyOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retransform_api_v1_mappings_retransform_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetransformIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetransformOut"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_statuses_api_v1_mappings_statuses_get: {
+        parameters: {
+            query?: {
+                /** @description Only this standard type (or `*`). */
+                workItemType?: string | null;
+            };
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusMappingOut"][];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_status_api_v1_mappings_statuses_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusMappingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_StatusMappingOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_status_api_v1_mappings_statuses__status_mapping_id__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                status_mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusMappingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_StatusMappingOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_status_api_v1_mappings_statuses__status_mapping_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                status_mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_StatusMappingOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_types_api_v1_mappings_types_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TypeMappingOut"][];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_type_api_v1_mappings_types_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypeMappingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_TypeMappingOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_type_api_v1_mappings_types__type_mapping_id__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                type_mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TypeMappingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_TypeMappingOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_type_api_v1_mappings_types__type_mapping_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                type_mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_TypeMappingOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_workflows_api_v1_mappings_workflows_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowOut"][];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_workflow_api_v1_mappings_workflows_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_WorkflowOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_workflow_api_v1_mappings_workflows__workflow_name__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                workflow_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowOut"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_workflow_api_v1_mappings_workflows__workflow_name__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                workflow_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_WorkflowOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The object exists already, or its state forbids the action */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_workflow_api_v1_mappings_workflows__workflow_name__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                workflow_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MappingChange_WorkflowOut_"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     me_api_v1_me_get: {
         parameters: {
             query?: never;
@@ -3565,6 +5273,204 @@ export interface operations {
             };
         };
     };
+    queued_dead_letters_api_v1_queues_dead_letters_get: {
+        parameters: {
+            query?: {
+                /** @description Only this stage's dead-letter queue. */
+                stage?: components["schemas"]["Stage"] | null;
+                limit?: number;
+            };
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuedDeadLetterOut"][];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A backing service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    discard_queued_dead_letter_api_v1_queues_dead_letters__message_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Only this stage's dead-letter queue. */
+                stage?: components["schemas"]["Stage"] | null;
+            };
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A backing service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    replay_queued_dead_letter_api_v1_queues_dead_letters__message_id__replay_post: {
+        parameters: {
+            query?: {
+                /** @description Only this stage's dead-letter queue. */
+                stage?: components["schemas"]["Stage"] | null;
+            };
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuedDeadLetterOut"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such object in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A backing service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     raw_page_api_v1_raw_pages__page_id__get: {
         parameters: {
             query?: never;
@@ -3767,6 +5673,61 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    search_api_v1_search_get: {
+        parameters: {
+            query: {
+                /** @description What to look for, in words. */
+                q: string;
+                kind?: components["schemas"]["Kind"] | null;
+                limit?: number;
+            };
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchOut"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A backing service is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
