@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -191,16 +192,57 @@ def embedding_progress(session: Session, tenant: str | None = None) -> Embedding
     return EmbeddingProgress(pending, embedded)
 
 
-class VectorStore:
-    def __init__(self, embedder: Embedder, *, url: str | None, path: Path | None) -> None:
-        from qdrant_client import QdrantClient
+class StoreBusy(RuntimeError):
+    """Qdrant local mode: another process held the directory for longer than the caller waits."""
 
+
+class VectorStore:
+    """One Qdrant collection per embedder.
+
+    With a server the client stays open. In local mode the client holds an exclusive lock on the
+    directory, so it opens on first use and `release()` closes it again: the embed worker releases
+    it when idle and the API holds it only for one request, so both can use one directory.
+    """
+
+    def __init__(
+        self, embedder: Embedder, *, url: str | None, path: Path | None, lock_wait: float = 10.0
+    ) -> None:
         self.embedder = embedder
-        self.client = QdrantClient(url=url) if url else QdrantClient(path=str(path))
+        self.url, self.path, self.lock_wait = url, path, lock_wait
         # Local mode ignores payload indexes (it scans); the server gets the tenant index.
         self.server = bool(url)
         self.collection = f"quarry_{re.sub(r'[^a-z0-9]+', '_', embedder.name.lower())}"
+        self._client: Any = None
         self._ensure()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    def _open(self) -> Any:
+        from qdrant_client import QdrantClient
+
+        if self.url:
+            return QdrantClient(url=self.url)
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                return QdrantClient(path=str(self.path))
+            except RuntimeError as exc:
+                # qdrant-client's message when another process holds the directory's lock.
+                if "already accessed" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"{self.path} is in use by another process") from None
+                time.sleep(0.05)
+
+    def release(self) -> None:
+        """Local mode: close the client so another process may open the directory (reopens on use)."""
+        if not self.server and self._client is not None:
+            self._client.close()
+            self._client = None
 
     def _ensure(self) -> None:
         from qdrant_client import models
@@ -275,4 +317,6 @@ class VectorStore:
         return int(self.client.count(self.collection, count_filter=flt, exact=True).count)
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None

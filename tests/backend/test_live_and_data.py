@@ -75,6 +75,52 @@ def test_work_items_filter_sort_and_keyset_paging(client: TestClient, acme: Tena
     assert client.get("/api/v1/work-items?cursor=not-a-cursor", headers=h).status_code == 422
 
 
+def test_flow_filters_by_project_and_type(client: TestClient, acme: Tenant, engine: Engine) -> None:
+    seed(engine, client, acme)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        integration = store.get_integration(session, acme.name, "acme-jira")
+        combinations = [("ENG", "STORY"), ("ENG", "BUG"), ("OPS", "STORY"), ("OPS", "BUG")]
+        for i, (project, kind) in enumerate(combinations):
+            for n in range(i + 1):  # 1, 2, 3 and 4 items: each combination has its own count
+                session.add(
+                    WorkItem(
+                        tenant=acme.name,
+                        integration_id=integration.id,
+                        source_id=f"{project}-{kind}-{n}",
+                        key=f"{project}-{100 * i + n}",
+                        project_key=project,
+                        type=kind,
+                        status="Done",
+                        resolved_at=now - timedelta(days=1),
+                        cycle_time_seconds=3600.0 * (i + 1),
+                    )
+                )
+        session.commit()
+    h = acme.headers("viewer")
+
+    def flow(**query: str) -> dict:  # type: ignore[type-arg]
+        response = client.get("/api/v1/insights/flow", params={"weeks": "2", **query}, headers=h)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def throughput(**query: str) -> int:
+        return sum(w["throughput"] for w in flow(**query)["weeks"])
+
+    assert throughput() == 10
+    assert throughput(project="ENG") == 3 and throughput(project="OPS") == 7
+    assert throughput(type="BUG") == 6
+    assert throughput(project="OPS", type="STORY") == 3
+    assert throughput(project="NOPE") == 0
+    only = flow(project="ENG", type="BUG")["weeks"]
+    assert [w["cycleTimeP50Seconds"] for w in only] == [7200.0]
+    everything = flow(project="OPS")
+    # The choices are every project and type seen, whatever the filter (seed() adds a "Story" item).
+    assert everything["projects"] == ["ENG", "OPS"]
+    assert everything["types"] == ["BUG", "STORY", "Story"]
+    assert client.get("/api/v1/insights/flow", params={"project": "x" * 256}, headers=h).status_code == 422
+
+
 def test_queues_and_dead_letter_replay_and_discard(
     client: TestClient, acme: Tenant, engine: Engine, app
 ) -> None:  # type: ignore[no-untyped-def]

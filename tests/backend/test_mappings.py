@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.websockets import WebSocketDisconnect
 
 from quarry_core import store
-from quarry_core.db.models import WorkItem
+from quarry_core.db.models import WorkItem, WorkItemTransition
 from quarry_core.mappings import load_mappings
 from tests.backend.conftest import JIRA_INTEGRATION, JIRA_JOB, Tenant, seed
 
@@ -45,6 +46,40 @@ def _setup(client: TestClient, acme: Tenant) -> dict[str, str]:
     assert client.post("/api/v1/integrations", json=JIRA_INTEGRATION, headers=h).status_code == 201
     assert client.post("/api/v1/jobs", json=JIRA_JOB, headers=h).status_code == 201
     return h
+
+
+def test_statuses_met_only_in_histories_are_listed_with_their_default(
+    engine: Engine, client: TestClient, acme: Tenant
+) -> None:
+    _setup(client, acme)
+    _items(engine, acme.name, ("Story", "STORY", "Done", "done", 0))
+    with Session(engine) as session:
+        integration = store.get_integration(session, acme.name, JIRA_INTEGRATION["name"])
+        for seq, (before, after, before_cat, after_cat) in enumerate(
+            [("Backlog", "In Review", "new", "indeterminate"), ("In Review", "done", "indeterminate", "done")]
+        ):
+            session.add(
+                WorkItemTransition(
+                    tenant=acme.name,
+                    integration_id=integration.id,
+                    work_item_source_id="s0",
+                    history_id=f"h{seq}",
+                    from_source_status=before,
+                    to_source_status=after,
+                    from_status_category=before_cat,
+                    to_status_category=after_cat,
+                    transitioned_at=datetime.now(UTC),
+                )
+            )
+        session.commit()
+    statuses = client.get(f"{API}/statuses", headers=acme.headers("viewer")).json()
+    # "done" is the current "Done" (folded); the history adds two statuses no item is in now.
+    fields = ("workItemType", "sourceStatus", "standardStatus", "rule", "items")
+    assert [tuple(s[f] for f in fields) for s in statuses] == [
+        ("STORY", "Done", "Done", "category", 1),
+        ("STORY", "Backlog", "To Do", "category", 0),
+        ("STORY", "In Review", "In Progress", "category", 0),
+    ]
 
 
 def test_lists_show_the_default_for_every_unmapped_value_seen(

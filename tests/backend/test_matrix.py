@@ -76,6 +76,7 @@ MIN_ROLE = {
     ("delete", "/api/v1/mappings/workflows/{workflow_name}"): "editor",
     ("post", "/api/v1/mappings/retransform"): "editor",
     ("get", "/api/v1/search"): "viewer",
+    ("get", "/api/v1/search/status"): "viewer",
     ("get", "/api/v1/queues/dead-letters"): "viewer",
     ("post", "/api/v1/queues/dead-letters/{message_id}/replay"): "editor",
     ("delete", "/api/v1/queues/dead-letters/{message_id}"): "editor",

@@ -102,3 +102,72 @@ def test_search_validates_and_needs_a_login(search_app: FastAPI, engine: Engine)
             "/api/v1/search", params={"q": "x", "kind": "sprint"}, headers=tenant.headers("viewer")
         )
         assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["query", "kind"]
+
+
+def test_status_counts_the_tenants_points_and_shares_the_local_directory(
+    engine: Engine, search_app: FastAPI, tmp_path: Path
+) -> None:
+    with TestClient(search_app) as client:
+        acme, other = make_tenant(engine, client), make_tenant(engine, client)
+        seed(engine, client, acme)
+        _points(
+            tmp_path / "qdrant",
+            _record(acme.name, "ENG-1", "login page times out"),
+            _record(acme.name, "acme/api#7", "fix login timeout", kind="pull_request"),
+            _record(other.name, "SEC-1", "secret plan"),
+        )
+        status = client.get("/api/v1/search/status", headers=acme.headers("viewer")).json()
+        assert status == {
+            "available": True,
+            "reason": None,
+            "embedder": "hashing-384",
+            "collection": "quarry_hashing_384",
+            "points": 2,
+            "vectors": "local",
+            "progress": {
+                "pending": 2,
+                "embedded": 0,
+                "byKind": {
+                    "work_item": {"pending": 1, "embedded": 0},
+                    "pull_request": {"pending": 1, "embedded": 0},
+                },
+            },
+        }
+        # Between requests the API holds no lock: another client (the embed worker) can write.
+        _points(tmp_path / "qdrant", _record(acme.name, "ENG-2", "dark mode"))
+        assert client.get("/api/v1/search/status", headers=acme.headers()).json()["points"] == 3
+
+        # While another process holds the directory past the wait, search is busy and status says so.
+        held = VectorStore(HashingEmbedder(), url=None, path=tmp_path / "qdrant")
+        try:
+            search_app.state.vectors.lock_wait = 0.2
+            busy = client.get("/api/v1/search", params={"q": "login"}, headers=acme.headers())
+            assert busy.status_code == 503 and "busy" in busy.json()["detail"]
+            status = client.get("/api/v1/search/status", headers=acme.headers()).json()
+            assert (status["available"], status["points"]) == (False, None)
+            assert "busy" in status["reason"] and status["progress"]["pending"] == 2
+        finally:
+            held.close()
+        found = client.get("/api/v1/search", params={"q": "login"}, headers=acme.headers()).json()
+        assert {h["key"] for h in found["hits"]} == {"ENG-1", "ENG-2", "acme/api#7"}
+
+
+def test_status_when_vector_search_is_off(api_settings: ApiSettings, engine: Engine, tmp_path: Path) -> None:
+    settings = api_settings.model_copy(update={"data_dir": tmp_path, "embedder": "off"})
+    application = create_app(settings)
+    try:
+        with TestClient(application) as client:
+            tenant = make_tenant(engine, client, roles=("viewer",))
+            status = client.get("/api/v1/search/status", headers=tenant.headers("viewer")).json()
+            assert status["available"] is False and "off" in status["reason"]
+            assert status["progress"] == {
+                "pending": 0,
+                "embedded": 0,
+                "byKind": {
+                    "work_item": {"pending": 0, "embedded": 0},
+                    "pull_request": {"pending": 0, "embedded": 0},
+                },
+            }
+            assert client.get("/api/v1/search/status").status_code == 401
+    finally:
+        application.state.db.dispose()

@@ -759,6 +759,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/search/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's vectors: points in the collection and embedding progress
+         * @description Answers even when search cannot (embedder off, store busy): `available` says which.
+         */
+        get: operations["search_status_api_v1_search_status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -1128,6 +1148,16 @@ export interface components {
         };
         /** FlowOut */
         FlowOut: {
+            /**
+             * Projects
+             * @description Project keys to filter by (all seen).
+             */
+            projects?: string[];
+            /**
+             * Types
+             * @description Standard types to filter by (all seen).
+             */
+            types?: string[];
             /** Weeks */
             weeks: components["schemas"]["FlowWeek"][];
         };
@@ -2001,6 +2031,37 @@ export interface components {
              */
             vectors: string;
         };
+        /** SearchStatusOut */
+        SearchStatusOut: {
+            /**
+             * Available
+             * @description Whether search can answer now.
+             */
+            available: boolean;
+            /**
+             * Collection
+             * @description The Qdrant collection searched.
+             */
+            collection?: string | null;
+            /** Embedder */
+            embedder?: string | null;
+            /**
+             * Points
+             * @description The tenant's points in the collection.
+             */
+            points?: number | null;
+            progress: components["schemas"]["EmbeddingProgressOut"];
+            /**
+             * Reason
+             * @description Why not, when it cannot.
+             */
+            reason?: string | null;
+            /**
+             * Vectors
+             * @description `server` (QDRANT_URL) or `local` (Qdrant local mode).
+             */
+            vectors: string;
+        };
         /**
          * Stage
          * @enum {string}
@@ -2828,7 +2889,10 @@ export interface operations {
         parameters: {
             query?: {
                 weeks?: number;
+                /** @description A standard work item type. */
                 type?: string | null;
+                /** @description A project key. */
+                project?: string | null;
             };
             header?: {
                 /** @description Act in this tenant (platform admins only); default: the caller's own. */
@@ -5728,6 +5792,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    search_status_api_v1_search_status_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act in this tenant (platform admins only); default: the caller's own. */
+                "x-quarry-tenant"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchStatusOut"];
+                };
+            };
+            /** @description No valid access token or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -175,13 +175,20 @@ class EmbedWorker:
         self.progress = progress.as_dict()
         return self.progress
 
-    def run(self, stop: threading.Event, idle: float = 1.0, max_backoff: float = 30.0) -> None:
+    def run(
+        self, stop: threading.Event, idle: float = 1.0, max_backoff: float = 30.0, release_after: float = 5.0
+    ) -> None:
         backoff = 0.5
+        idle_since: float | None = None
         while not stop.is_set():
             try:
                 settled = self.run_once()
                 self.report_progress(force=settled == 0)
                 backoff = 0.5
+                # Idle for a while: let go of a local-mode directory so the API can search it.
+                idle_since = None if settled else (idle_since or time.monotonic())
+                if idle_since is not None and time.monotonic() - idle_since >= release_after:
+                    self.store.release()
             except Exception as exc:
                 # An outage (database, Qdrant server) or a failing embedder: nothing is lost (rows stay
                 # pending), so back off and try again rather than exit.

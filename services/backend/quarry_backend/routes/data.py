@@ -283,7 +283,8 @@ def flow(
     session: ReadSessionDep,
     principal: CurrentUser,
     weeks: Annotated[int, Query(ge=1, le=104)] = 12,
-    type: Annotated[str | None, Query(max_length=64)] = None,
+    type: Annotated[str | None, Query(max_length=64, description="A standard work item type.")] = None,
+    project: Annotated[str | None, Query(max_length=255, description="A project key.")] = None,
 ) -> FlowOut:
     since = datetime.now(UTC) - timedelta(weeks=weeks)
     week = func.date_trunc("week", func.timezone("UTC", WorkItem.resolved_at))
@@ -302,6 +303,8 @@ def flow(
     )
     if type is not None:
         query = query.where(WorkItem.type == type)
+    if project is not None:
+        query = query.where(WorkItem.project_key == project)
     out = [
         FlowWeek(
             week=r.week.date(),
@@ -313,4 +316,15 @@ def flow(
         )
         for r in session.execute(query)
     ]
-    return FlowOut(weeks=out)
+    return FlowOut(
+        weeks=out,
+        projects=_distinct(session, principal.tenant, WorkItem.project_key),
+        types=_distinct(session, principal.tenant, WorkItem.type),
+    )
+
+
+def _distinct(session: Session, tenant: str, column: Any) -> list[str]:
+    rows = session.scalars(
+        select(column).where(WorkItem.tenant == tenant, column.is_not(None)).distinct().order_by(column)
+    )
+    return [str(v) for v in rows]

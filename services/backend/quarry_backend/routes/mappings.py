@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,15 @@ from quarry_backend.schemas.mappings import (
     WorkflowOut,
 )
 from quarry_core import store
-from quarry_core.db.models import StatusMapping, WitHierarchy, WitMapping, Workflow, WorkflowStep, WorkItem
+from quarry_core.db.models import (
+    StatusMapping,
+    WitHierarchy,
+    WitMapping,
+    Workflow,
+    WorkflowStep,
+    WorkItem,
+    WorkItemTransition,
+)
 from quarry_core.mappings import fold, jobs_affected_by_mappings, load_mappings, type_key
 
 router = APIRouter(prefix="/mappings", tags=["mappings"])
@@ -319,7 +327,9 @@ def _status_out(row: StatusMapping, items: int) -> StatusMappingOut:
 
 
 def _status_counts(session: Session, tenant: str) -> list[Any]:
-    return list(
+    """(standard type, source status, category, items) for every status seen: the items' current
+    statuses, then statuses met only in their histories (a step items pass through), with 0 items."""
+    seen = list(
         session.execute(
             select(WorkItem.type, WorkItem.source_status, WorkItem.status_category, func.count())
             .where(WorkItem.tenant == tenant, WorkItem.source_status.is_not(None))
@@ -327,6 +337,30 @@ def _status_counts(session: Session, tenant: str) -> list[Any]:
             .order_by(WorkItem.type, WorkItem.source_status)
         ).all()
     )
+    known = {(type_key(t), fold(str(s))) for t, s, _, _ in seen}
+    T = WorkItemTransition
+    item = and_(
+        WorkItem.tenant == T.tenant,
+        WorkItem.integration_id == T.integration_id,
+        WorkItem.source_id == T.work_item_source_id,
+    )
+    passed: list[tuple[str | None, str, str | None, int]] = []
+    for status, category in (
+        (T.to_source_status, T.to_status_category),
+        (T.from_source_status, T.from_status_category),
+    ):
+        rows = session.execute(
+            select(WorkItem.type, status, category)
+            .join(WorkItem, item)
+            .where(T.tenant == tenant, status.is_not(None))
+            .distinct()
+        )
+        for standard, value, cat in rows:
+            key = (type_key(standard), fold(str(value)))
+            if key not in known:
+                known.add(key)
+                passed.append((standard, str(value), cat, 0))
+    return seen + sorted(passed, key=lambda r: (r[0] is None, r[0] or "", fold(r[1])))
 
 
 def _covers(row: StatusMapping, standard_type: str | None, status: str) -> bool:

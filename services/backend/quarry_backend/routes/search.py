@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy.orm import Session
 
 from quarry_backend.deps import CurrentUser, ReadSessionDep, SettingsDep
 from quarry_backend.errors import READ, UNAVAILABLE
-from quarry_backend.schemas.search import EmbeddingProgressOut, SearchHit, SearchOut
+from quarry_backend.schemas.search import EmbeddingProgressOut, SearchHit, SearchOut, SearchStatusOut
 from quarry_backend.settings import ApiSettings
-from quarry_core.vectors import VectorStore, choose_embedder, embedding_progress
+from quarry_core.vectors import StoreBusy, VectorStore, choose_embedder, embedding_progress
 
 router = APIRouter(tags=["search"])
 _opening = threading.Lock()
+T = TypeVar("T")
+BUSY = "the vector store is busy embedding new rows; try again in a moment"
 
 
 class Kind(StrEnum):
@@ -24,7 +29,8 @@ class Kind(StrEnum):
 
 
 def vector_store(request: Request, settings: ApiSettings) -> VectorStore:
-    """One store per app, opened on first use (Qdrant local mode admits one process per directory)."""
+    """One store per app, made on first use. Qdrant local mode admits one process per directory at a
+    time: the embed worker of `quarry up` lets go of it when idle, and each request holds it briefly."""
     with _opening:
         store: VectorStore | None = getattr(request.app.state, "vectors", None)
         if store is not None:
@@ -35,11 +41,39 @@ def vector_store(request: Request, settings: ApiSettings) -> VectorStore:
         path = settings.data_dir / "qdrant"
         try:
             store = VectorStore(embedder, url=settings.qdrant_url, path=path)
+        except StoreBusy:
+            raise HTTPException(503, BUSY) from None
         except Exception as exc:
-            # Locally the embed worker of `quarry up` holds the directory; a Qdrant server has no such limit.
             raise HTTPException(503, f"the vector store is unavailable ({type(exc).__name__})") from None
+        store.release()
         request.app.state.vectors = store
         return store
+
+
+@contextmanager
+def _using(store: VectorStore) -> Iterator[VectorStore]:
+    """One request's use of the store: in local mode the directory is let go of right after, so the
+    embed worker of `quarry up` can write again."""
+    with _opening:
+        try:
+            yield store
+        finally:
+            store.release()
+
+
+def _ask(request: Request, settings: ApiSettings, what: Callable[[VectorStore], T]) -> T:
+    store = vector_store(request, settings)
+    try:
+        with _using(store):
+            return what(store)
+    except StoreBusy:
+        raise HTTPException(503, BUSY) from None
+    except Exception as exc:
+        raise HTTPException(503, f"the vector store is unavailable ({type(exc).__name__})") from None
+
+
+def _progress(session: Session, tenant: str) -> EmbeddingProgressOut:
+    return EmbeddingProgressOut.model_validate(embedding_progress(session, tenant).as_dict())
 
 
 @router.get(
@@ -57,11 +91,14 @@ def search(
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SearchOut:
-    store = vector_store(request, settings)
-    try:
-        found = store.search(principal.tenant, q, limit=limit, kind=kind.value if kind else None)
-    except Exception as exc:
-        raise HTTPException(503, f"the vector store is unavailable ({type(exc).__name__})") from None
+    found, embedder = _ask(
+        request,
+        settings,
+        lambda store: (
+            store.search(principal.tenant, q, limit=limit, kind=kind.value if kind else None),
+            store.embedder.name,
+        ),
+    )
     hits = [
         SearchHit(
             score=h["score"],
@@ -76,10 +113,39 @@ def search(
         for h in found
         if h.get("tenant") == principal.tenant  # the filter already says so; a hit must never leak
     ]
-    progress = embedding_progress(session, principal.tenant).as_dict()
     return SearchOut(
-        embedder=store.embedder.name,
+        embedder=embedder,
         vectors="server" if settings.qdrant_url else "local",
-        progress=EmbeddingProgressOut.model_validate(progress),
+        progress=_progress(session, principal.tenant),
         hits=hits,
+    )
+
+
+@router.get(
+    "/search/status",
+    response_model=SearchStatusOut,
+    responses=READ,
+    summary="The tenant's vectors: points in the collection and embedding progress",
+)
+def search_status(
+    request: Request, session: ReadSessionDep, settings: SettingsDep, principal: CurrentUser
+) -> SearchStatusOut:
+    """Answers even when search cannot (embedder off, store busy): `available` says which."""
+    vectors = "server" if settings.qdrant_url else "local"
+    progress = _progress(session, principal.tenant)
+    try:
+        points, embedder, collection = _ask(
+            request,
+            settings,
+            lambda store: (store.count(principal.tenant), store.embedder.name, store.collection),
+        )
+    except HTTPException as exc:
+        return SearchStatusOut(available=False, reason=str(exc.detail), vectors=vectors, progress=progress)
+    return SearchStatusOut(
+        available=True,
+        embedder=embedder,
+        collection=collection,
+        points=points,
+        vectors=vectors,
+        progress=progress,
     )

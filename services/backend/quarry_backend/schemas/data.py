@@ -82,3 +82,5 @@ class FlowWeek(OutModel):
 
 class FlowOut(OutModel):
     weeks: list[FlowWeek]
+    projects: list[str] = Field(default_factory=list, description="Project keys to filter by (all seen).")
+    types: list[str] = Field(default_factory=list, description="Standard types to filter by (all seen).")

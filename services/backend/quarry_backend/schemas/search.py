@@ -34,3 +34,13 @@ class SearchOut(OutModel):
     vectors: str = Field(description="`server` (QDRANT_URL) or `local` (Qdrant local mode).")
     progress: EmbeddingProgressOut
     hits: list[SearchHit]
+
+
+class SearchStatusOut(OutModel):
+    available: bool = Field(description="Whether search can answer now.")
+    reason: str | None = Field(default=None, description="Why not, when it cannot.")
+    embedder: str | None = None
+    collection: str | None = Field(default=None, description="The Qdrant collection searched.")
+    points: int | None = Field(default=None, description="The tenant's points in the collection.")
+    vectors: str = Field(description="`server` (QDRANT_URL) or `local` (Qdrant local mode).")
+    progress: EmbeddingProgressOut
