@@ -12,12 +12,19 @@ import { LoginPage } from './pages/Login'
 import { PreferencesPage } from './pages/Preferences'
 import { QueuesPage } from './pages/Queues'
 import { RunPage } from './pages/Run'
+import { SearchPage } from './pages/Search'
+import { HierarchiesPage } from './pages/mappings/Hierarchies'
+import { StatusMappingsPage } from './pages/mappings/Statuses'
+import { TypeMappingsPage } from './pages/mappings/Types'
+import { WorkflowsPage } from './pages/mappings/Workflows'
 
 const NAV = [
   ['/', 'Home'],
   ['/integrations', 'Integrations'],
   ['/jobs', 'Jobs'],
   ['/data', 'Work items'],
+  ['/mappings', 'Mappings'],
+  ['/search', 'Search'],
   ['/queues', 'Queues'],
   ['/insights', 'Insights'],
   ['/preferences', 'Preferences'],
@@ -109,6 +116,12 @@ export function App() {
           <Route path="/jobs/:name" element={<JobPage />} />
           <Route path="/runs/:id" element={<RunPage />} />
           <Route path="/data" element={<DataPage />} />
+          <Route path="/mappings" element={<Navigate to="/mappings/types" replace />} />
+          <Route path="/mappings/types" element={<TypeMappingsPage />} />
+          <Route path="/mappings/hierarchies" element={<HierarchiesPage />} />
+          <Route path="/mappings/statuses" element={<StatusMappingsPage />} />
+          <Route path="/mappings/workflows" element={<WorkflowsPage />} />
+          <Route path="/search" element={<SearchPage />} />
           <Route path="/queues" element={<QueuesPage />} />
           <Route path="/insights" element={<InsightsPage />} />
           <Route path="/preferences" element={<PreferencesPage />} />

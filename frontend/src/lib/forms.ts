@@ -1,3 +1,5 @@
+import { ApiError } from '../api/client'
+
 /** The first error for a field, including errors of its parts (`scope.projects.0` for `scope.projects`). */
 export function errorFor(fields: Record<string, string>, key: string): string | undefined {
   if (fields[key]) return fields[key]
@@ -13,3 +15,9 @@ export function splitList(text: string): string[] {
 }
 
 export const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+/** Messages of a form: its own checks first, then the API's answer (422 fields, or one message). */
+export function apiFailure(error: unknown): { fields: Record<string, string>; message: string } {
+  if (error instanceof ApiError) return { fields: error.fields, message: error.message }
+  return { fields: {}, message: String(error) }
+}

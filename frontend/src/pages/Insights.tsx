@@ -6,15 +6,26 @@ import { QueryView } from '../components/States'
 import { days } from '../lib/format'
 import { useQuery } from '../lib/hooks'
 
-const TYPES = ['', 'Epic', 'Story', 'Task', 'Bug', 'Sub-task']
+/** The choices of a filter: every value seen, plus the chosen one while the data loads. */
+export function choices(seen: string[] | undefined, chosen: string): string[] {
+  const all = new Set(seen ?? [])
+  if (chosen) all.add(chosen)
+  return [...all].sort((a, b) => a.localeCompare(b))
+}
 
 export function InsightsPage() {
   const [params, setParams] = useSearchParams()
   const type = params.get('type') ?? ''
+  const project = params.get('project') ?? ''
   const weeks = Number(params.get('weeks') ?? 12)
   const flow = useQuery(
-    () => unwrap(api.GET('/api/v1/insights/flow', { params: { query: { weeks, type: type || undefined } } })),
-    [type, weeks],
+    () =>
+      unwrap(
+        api.GET('/api/v1/insights/flow', {
+          params: { query: { weeks, type: type || undefined, project: project || undefined } },
+        }),
+      ),
+    [type, project, weeks],
   )
   const set = (key: string, value: string) => {
     const next = new URLSearchParams(params)
@@ -26,13 +37,22 @@ export function InsightsPage() {
     <>
       <h1>Insights</h1>
       <form className="inline" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
+        <Field label="Project">
+          {(p) => (
+            <select {...p} value={project} onChange={(e) => set('project', e.target.value)}>
+              <option value="">All projects</option>
+              {choices(flow.data?.projects, project).map((x) => (
+                <option key={x}>{x}</option>
+              ))}
+            </select>
+          )}
+        </Field>
         <Field label="Work item type">
           {(p) => (
             <select {...p} value={type} onChange={(e) => set('type', e.target.value)}>
-              {TYPES.map((t) => (
-                <option key={t} value={t}>
-                  {t || 'All types'}
-                </option>
+              <option value="">All types</option>
+              {choices(flow.data?.types, type).map((x) => (
+                <option key={x}>{x}</option>
               ))}
             </select>
           )}
