@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react'
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
 import { api, loadSession, logout, onSessionChange, type Session } from './api/client'
 import { applyTheme, cachedPrefs, cachePrefs, PrefsContext, type Prefs } from './lib/prefs'
+import { AdminPage } from './pages/Admin'
 import { DataPage } from './pages/Data'
 import { HomePage } from './pages/Home'
 import { InsightsPage } from './pages/Insights'
@@ -43,7 +44,7 @@ export function App() {
     cachePrefs(p)
     setPrefsState(p)
   }
-  const [me, setMe] = useState<{ email: string | null; tenant: string } | null>(null)
+  const [me, setMe] = useState<{ id: number | null; email: string | null; tenant: string; role: string } | null>(null)
   const location = useLocation()
   const navigate = useNavigate()
 
@@ -51,7 +52,12 @@ export function App() {
   useEffect(() => applyTheme(prefs.theme), [prefs.theme])
   useEffect(() => {
     if (!session) return
-    api.GET('/api/v1/me').then(({ data }) => data && setMe({ email: data.email ?? null, tenant: data.tenant }))
+    api
+      .GET('/api/v1/me')
+      .then(
+        ({ data }) =>
+          data && setMe({ id: data.id ?? null, email: data.email ?? null, tenant: data.tenant, role: data.role }),
+      )
     api.GET('/api/v1/me/preferences').then(({ data }) => {
       if (data)
         setPrefs({
@@ -81,7 +87,7 @@ export function App() {
         <span className="brand">Quarry</span>
         <nav aria-label="Main">
           <ul>
-            {NAV.map(([to, label]) => (
+            {[...NAV, ...(me?.role === 'admin' ? ([['/admin', 'Users']] as const) : [])].map(([to, label]) => (
               <li key={to}>
                 <NavLink to={to} end={to === '/'}>
                   {label}
@@ -125,6 +131,7 @@ export function App() {
           <Route path="/queues" element={<QueuesPage />} />
           <Route path="/insights" element={<InsightsPage />} />
           <Route path="/preferences" element={<PreferencesPage />} />
+          <Route path="/admin" element={<AdminPage me={me?.id ?? null} />} />
           <Route path="*" element={<p className="state">No such page.</p>} />
         </Routes>
       </main>

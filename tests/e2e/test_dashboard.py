@@ -175,7 +175,10 @@ def test_dashboard_in_a_real_browser(platform: tuple[str, str, str], tmp_path: P
         print(output)
         assert result.returncode == 0, output
         shots = {p.name for p in artifacts.glob("*.png")}
-        pages = "login home integrations job run work-items queues insights preferences"
+        pages = (
+            "login home integrations job run work-items queues insights preferences search"
+            " mappings-types mappings-hierarchies mappings-statuses mappings-workflows admin"
+        )
         for name in pages.split():
             assert {f"{name}-desktop.png", f"{name}-narrow.png"} <= shots, name
     finally:

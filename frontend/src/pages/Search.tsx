@@ -151,6 +151,13 @@ export function SearchPage() {
           Search
         </button>
       </form>
+      {status.data ? (
+        <CollectionStatus status={status.data} />
+      ) : status.error ? (
+        <ErrorState error={status.error} retry={status.reload} />
+      ) : (
+        <Loading what="Loading the collection" />
+      )}
       {q && (
         <section aria-labelledby="h-results">
           <h2 id="h-results">Results for “{q}”</h2>
@@ -170,13 +177,6 @@ export function SearchPage() {
             </p>
           )}
         </section>
-      )}
-      {status.data ? (
-        <CollectionStatus status={status.data} />
-      ) : status.error ? (
-        <ErrorState error={status.error} retry={status.reload} />
-      ) : (
-        <Loading what="Loading the collection" />
       )}
     </>
   )

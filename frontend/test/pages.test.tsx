@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Schemas } from '../src/api/client'
 import { byType, defaultReason } from '../src/lib/mappings'
 import { moveAnnouncement, moveStep, togglePoint, workflowProblems, type DraftStep } from '../src/lib/workflow'
+import { validateUser } from '../src/pages/Admin'
 import { choices } from '../src/pages/Insights'
 import { validateHierarchy } from '../src/pages/mappings/Hierarchies'
 import { StatusOutcome, validateStatusMapping } from '../src/pages/mappings/Statuses'
@@ -166,5 +167,15 @@ describe('search and insights helpers', () => {
     expect(choices(['OPS', 'ENG'], '')).toEqual(['ENG', 'OPS'])
     expect(choices(undefined, 'ENG')).toEqual(['ENG'])
     expect(choices(['ENG'], 'ENG')).toEqual(['ENG'])
+  })
+})
+
+describe('users', () => {
+  it('checks the email and the password length before sending', () => {
+    expect(validateUser({ email: 'dev', password: 'short' })).toEqual({
+      email: 'An email address.',
+      password: 'At least 12 characters.',
+    })
+    expect(validateUser({ email: 'dev@acme.io', password: 'correct horse battery' })).toEqual({})
   })
 })
