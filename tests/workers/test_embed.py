@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from quarry_core.vectors import HashingEmbedder, VectorStore, embedding_progress
+from quarry_core.vectors import HashingEmbedder, StoreBusy, VectorStore, embedding_progress
 from quarry_workers.embed_worker import EmbedWorker
 from tests.workers.conftest import Platform
 from tests.workers.fixtures import JiraSource
@@ -97,6 +98,50 @@ def test_vectors_of_rows_a_full_refresh_deleted_are_removed(
             left = text("select count(*) from vector_deletions where tenant = :t")
             assert s.execute(left, {"t": platform.tenant}).scalar_one() == 0
     finally:
+        store.close()
+
+
+def test_an_idle_worker_lets_go_of_the_local_directory(
+    platform: Platform, jira_source: JiraSource, tmp_path: Path
+) -> None:
+    """Qdrant local mode locks its directory: an idle worker releases it, so the API can search, and
+    takes it again (waiting for the API's request to end) when rows arrive."""
+    run_id, _ = _seed_jira_run(platform, jira_source, mode="incremental")
+    platform.drain()
+    assert platform.run(run_id).phase == "Succeeded"
+    path = tmp_path / "qdrant"
+    store = VectorStore(HashingEmbedder(), url=None, path=path)
+    worker = EmbedWorker(platform.factory, store, batch_size=10, tenant=platform.tenant)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"idle": 0.05, "release_after": 0.2})
+    thread.start()
+    try:
+        _wait(lambda: worker.embedded == 33, 30, "the backlog embedded")
+        reader = VectorStore(HashingEmbedder(), url=None, path=path, lock_wait=5)
+        try:
+            assert reader.count(platform.tenant) == 33
+            hits = reader.search(platform.tenant, jira_source.summary(3), limit=3)
+            assert jira_source.issues[3]["key"] in {h["key"] for h in hits}
+        finally:
+            reader.close()
+        # While another client holds it past a short wait, opening reports the store as busy.
+        holder = VectorStore(HashingEmbedder(), url=None, path=path, lock_wait=5)
+        try:
+            with pytest.raises(StoreBusy):
+                VectorStore(HashingEmbedder(), url=None, path=path, lock_wait=0.1)
+        finally:
+            holder.close()
+        # A row to embed again: the worker opens the directory once more and writes it.
+        with platform.factory() as s:
+            s.execute(
+                text("UPDATE work_items SET embedded_at = NULL WHERE tenant = :t AND key = :k"),
+                {"t": platform.tenant, "k": jira_source.issues[0]["key"]},
+            )
+            s.commit()
+        _wait(lambda: worker.embedded == 34, 30, "the changed row embedded again")
+    finally:
+        stop.set()
+        thread.join(10)
         store.close()
 
 
