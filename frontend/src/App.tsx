@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
 import { api, loadSession, logout, onSessionChange, type Session } from './api/client'
+import { MeContext, type Me } from './lib/me'
 import { applyTheme, cachedPrefs, cachePrefs, PrefsContext, type Prefs } from './lib/prefs'
 import { AdminPage } from './pages/Admin'
 import { DataPage } from './pages/Data'
@@ -44,7 +45,7 @@ export function App() {
     cachePrefs(p)
     setPrefsState(p)
   }
-  const [me, setMe] = useState<{ id: number | null; email: string | null; tenant: string; role: string } | null>(null)
+  const [me, setMe] = useState<Me | null>(null)
   const location = useLocation()
   const navigate = useNavigate()
 
@@ -80,61 +81,63 @@ export function App() {
 
   return (
     <PrefsContext.Provider value={{ prefs, setPrefs }}>
-      <a className="skip" href="#main">
-        Skip to content
-      </a>
-      <header className="top">
-        <span className="brand">Quarry</span>
-        <nav aria-label="Main">
-          <ul>
-            {[...NAV, ...(me?.role === 'admin' ? ([['/admin', 'Users']] as const) : [])].map(([to, label]) => (
-              <li key={to}>
-                <NavLink to={to} end={to === '/'}>
-                  {label}
-                </NavLink>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <span className="who">
-          {me && (
-            <span>
-              {me.email} · <strong>{me.tenant}</strong>
-            </span>
-          )}
-          <button
-            type="button"
-            onClick={async () => {
-              await logout()
-              navigate('/login')
-            }}
-          >
-            Log out
-          </button>
-        </span>
-      </header>
-      <main id="main" tabIndex={-1}>
-        <Routes>
-          <Route path="/" element={<HomePage />} />
-          <Route path="/login" element={<AfterLogin />} />
-          <Route path="/integrations" element={<IntegrationsPage />} />
-          <Route path="/jobs" element={<JobsPage />} />
-          <Route path="/jobs/:name" element={<JobPage />} />
-          <Route path="/runs/:id" element={<RunPage />} />
-          <Route path="/data" element={<DataPage />} />
-          <Route path="/mappings" element={<Navigate to="/mappings/types" replace />} />
-          <Route path="/mappings/types" element={<TypeMappingsPage />} />
-          <Route path="/mappings/hierarchies" element={<HierarchiesPage />} />
-          <Route path="/mappings/statuses" element={<StatusMappingsPage />} />
-          <Route path="/mappings/workflows" element={<WorkflowsPage />} />
-          <Route path="/search" element={<SearchPage />} />
-          <Route path="/queues" element={<QueuesPage />} />
-          <Route path="/insights" element={<InsightsPage />} />
-          <Route path="/preferences" element={<PreferencesPage />} />
-          <Route path="/admin" element={<AdminPage me={me?.id ?? null} />} />
-          <Route path="*" element={<p className="state">No such page.</p>} />
-        </Routes>
-      </main>
+      <MeContext.Provider value={me}>
+        <a className="skip" href="#main">
+          Skip to content
+        </a>
+        <header className="top">
+          <span className="brand">Quarry</span>
+          <nav aria-label="Main">
+            <ul>
+              {[...NAV, ...(me?.role === 'admin' ? ([['/admin', 'Users']] as const) : [])].map(([to, label]) => (
+                <li key={to}>
+                  <NavLink to={to} end={to === '/'}>
+                    {label}
+                  </NavLink>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <span className="who">
+            {me && (
+              <span>
+                {me.email} · <strong>{me.tenant}</strong>
+              </span>
+            )}
+            <button
+              type="button"
+              onClick={async () => {
+                await logout()
+                navigate('/login')
+              }}
+            >
+              Log out
+            </button>
+          </span>
+        </header>
+        <main id="main" tabIndex={-1}>
+          <Routes>
+            <Route path="/" element={<HomePage />} />
+            <Route path="/login" element={<AfterLogin />} />
+            <Route path="/integrations" element={<IntegrationsPage />} />
+            <Route path="/jobs" element={<JobsPage />} />
+            <Route path="/jobs/:name" element={<JobPage />} />
+            <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/data" element={<DataPage />} />
+            <Route path="/mappings" element={<Navigate to="/mappings/types" replace />} />
+            <Route path="/mappings/types" element={<TypeMappingsPage />} />
+            <Route path="/mappings/hierarchies" element={<HierarchiesPage />} />
+            <Route path="/mappings/statuses" element={<StatusMappingsPage />} />
+            <Route path="/mappings/workflows" element={<WorkflowsPage />} />
+            <Route path="/search" element={<SearchPage />} />
+            <Route path="/queues" element={<QueuesPage />} />
+            <Route path="/insights" element={<InsightsPage />} />
+            <Route path="/preferences" element={<PreferencesPage />} />
+            <Route path="/admin" element={<AdminPage me={me?.id ?? null} />} />
+            <Route path="*" element={<p className="state">No such page.</p>} />
+          </Routes>
+        </main>
+      </MeContext.Provider>
     </PrefsContext.Provider>
   )
 }

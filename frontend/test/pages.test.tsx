@@ -2,7 +2,9 @@ import { cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { useState } from 'react'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Schemas } from '../src/api/client'
+import { RowActions, useMappingEdits } from '../src/components/MappingFrame'
 import { byType, defaultReason } from '../src/lib/mappings'
+import { MeContext } from '../src/lib/me'
 import { moveAnnouncement, moveStep, togglePoint, workflowProblems, type DraftStep } from '../src/lib/workflow'
 import { validateUser } from '../src/pages/Admin'
 import { choices } from '../src/pages/Insights'
@@ -177,5 +179,36 @@ describe('users', () => {
       password: 'At least 12 characters.',
     })
     expect(validateUser({ email: 'dev@acme.io', password: 'correct horse battery' })).toEqual({})
+  })
+})
+
+describe('a viewer sees mappings but no controls to change them', () => {
+  function Row({ role }: { role: string }) {
+    const edits = useMappingEdits<string>(() => undefined)
+    return (
+      <MeContext.Provider value={{ id: 1, email: 'a@b.c', tenant: 't', role }}>
+        <table>
+          <tbody>
+            <tr>
+              <RowActions
+                edits={edits}
+                row="x"
+                name="type Story"
+                mapped
+                removal={{ question: '?', call: async () => ({ affectedJobs: [] }) }}
+              />
+            </tr>
+          </tbody>
+        </table>
+      </MeContext.Provider>
+    )
+  }
+
+  it('shows Edit and Remove to an editor, nothing to a viewer', () => {
+    const { rerender } = render(<Row role="editor" />)
+    expect(screen.getByRole('button', { name: 'Edit type Story' })).toBeTruthy()
+    expect(screen.getByRole('button', { name: 'Remove the mapping of type Story' })).toBeTruthy()
+    rerender(<Row role="viewer" />)
+    expect(screen.queryAllByRole('button')).toEqual([])
   })
 })

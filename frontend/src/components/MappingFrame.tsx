@@ -1,4 +1,5 @@
 import { Fragment, useState, type ReactNode } from 'react'
+import { useCanEdit } from '../lib/me'
 import { MappingsNav } from './MappingsNav'
 import { RetransformOffer } from './Retransform'
 
@@ -56,11 +57,15 @@ export function MappingFrame<R>({
   children: ReactNode
 }) {
   const { editing } = edits
+  const canEdit = useCanEdit()
   return (
     <>
       <h1>{title}</h1>
       <MappingsNav />
-      <p className="muted">{intro}</p>
+      <p className="muted">
+        {intro}
+        {!canEdit && ' Changing them needs the editor role.'}
+      </p>
       {edits.offer && (
         <RetransformOffer
           key={edits.offer.what + edits.offer.jobs.join()}
@@ -77,9 +82,11 @@ export function MappingFrame<R>({
           })}
         </Fragment>
       ) : (
-        <button type="button" className="primary" onClick={() => edits.setEditing('new')}>
-          {newLabel}
-        </button>
+        canEdit && (
+          <button type="button" className="primary" onClick={() => edits.setEditing('new')}>
+            {newLabel}
+          </button>
+        )
       )}
       <p role="status" className="notice">
         {edits.notice}
@@ -105,6 +112,7 @@ export function RowActions<R>({
   mapLabel?: string
   removal?: { question: string; label?: string; call: () => Promise<{ affectedJobs: string[] }> }
 }) {
+  if (!useCanEdit()) return <td className="actions muted">—</td>
   return (
     <td className="actions">
       <button type="button" onClick={() => edits.setEditing(row)} aria-label={`${mapped ? 'Edit' : mapLabel} ${name}`}>
@@ -115,7 +123,7 @@ export function RowActions<R>({
           type="button"
           className="danger"
           aria-label={removal.label ?? `Remove the mapping of ${name}`}
-          onClick={() => edits.remove(removal.question, 'the removal', removal.call)}
+          onClick={() => edits.remove(removal.question, 'the change', removal.call)}
         >
           Remove
         </button>

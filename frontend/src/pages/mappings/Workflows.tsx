@@ -7,6 +7,7 @@ import { MappingFrame, useMappingEdits } from '../../components/MappingFrame'
 import { QueryView } from '../../components/States'
 import { errorFor } from '../../lib/forms'
 import { useQuery } from '../../lib/hooks'
+import { useCanEdit } from '../../lib/me'
 import { STANDARD_STATUSES } from '../../lib/mappings'
 import {
   moveAnnouncement,
@@ -300,14 +301,16 @@ function WorkflowCard({ w, onEdit, onRemove }: { w: Workflow; onEdit: () => void
       <p className="muted">
         Changed <Time value={w.updatedAt} />
       </p>
-      <div className="actions">
-        <button type="button" onClick={onEdit} aria-label={`Edit workflow ${w.name}`}>
-          Edit
-        </button>
-        <button type="button" className="danger" onClick={onRemove} aria-label={`Delete workflow ${w.name}`}>
-          Delete
-        </button>
-      </div>
+      {useCanEdit() && (
+        <div className="actions">
+          <button type="button" onClick={onEdit} aria-label={`Edit workflow ${w.name}`}>
+            Edit
+          </button>
+          <button type="button" className="danger" onClick={onRemove} aria-label={`Delete workflow ${w.name}`}>
+            Delete
+          </button>
+        </div>
+      )}
     </section>
   )
 }
@@ -339,7 +342,7 @@ export function WorkflowsPage() {
                 w={w}
                 onEdit={() => edits.setEditing(w)}
                 onRemove={() =>
-                  edits.remove(`Delete workflow ${w.name}?`, 'the deletion', () =>
+                  edits.remove(`Delete workflow ${w.name}?`, 'the change', () =>
                     unwrap(
                       api.DELETE('/api/v1/mappings/workflows/{workflow_name}', {
                         params: { path: { workflow_name: w.name } },
