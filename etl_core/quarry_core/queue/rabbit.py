@@ -33,7 +33,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from prometheus_client import Counter
 
 from quarry_core.db.engine import redact
-from quarry_core.errors import ConfigError, RetriableError
+from quarry_core.errors import ConfigError, RetriableError, Unreachable
 from quarry_core.queue.base import (
     STAGES,
     DeadLetterRecord,
@@ -90,7 +90,7 @@ def connect(url: str) -> pika.BlockingConnection:
         raise ConfigError(f"AMQP_URL: authentication failed for {redact_amqp(url)}") from exc
     except pika.exceptions.AMQPError as exc:
         reason = "; ".join(str(a) for a in exc.args if str(a)) or "connection refused or host unreachable"
-        raise ConfigError(f"AMQP_URL: cannot connect to {redact_amqp(url)}: {reason}") from exc
+        raise Unreachable(f"AMQP_URL: cannot connect to {redact_amqp(url)}: {reason}") from exc
 
 
 class RabbitQueue(QueueBackend):
