@@ -21,6 +21,7 @@ def open_queue(settings: CoreSettings) -> QueueBackend:
             max_attempts=settings.queue_max_attempts,
             retry_delay=settings.queue_retry_delay_seconds,
             management_url=reveal(settings.rabbitmq_management_url),
+            lane_expires=settings.queue_lane_expires_seconds,
         )
     from quarry_core.queue.pg import PgQueue
 
