@@ -13,6 +13,9 @@ services stay up for everyone else. The same imitation Jira and GitHub servers s
    secondary limits, 2 % 503) and a driver, at random moments it logs, SIGKILLs transform and
    load workers, the extract process, cuts the broker and the database.
 
+GitHub pull requests come in pages of --github-page-size (10), so that the GitHub job makes
+enough requests for its faults to be drawn; the report counts the faults each source answered.
+
 It reports each fault with its time and the recovery after it (from the fault's end until both
 extraction, if still under way, and loading have made progress again), the total times, and per
 final table a hash over every loaded column except the tenant, surrogate ids and load timestamps.
@@ -100,6 +103,9 @@ spec:
 """
 
 
+FAULT_STATUSES = (403, 429, 503)  # GitHub's secondary limit is a 403 or a 429
+
+
 @dataclass
 class Fault:
     kind: str  # kill-transform | kill-load | kill-extract | broker-cut | db-cut
@@ -174,7 +180,14 @@ class Chaos:
         self.pg_proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
         self.mq_proxy = Proxy((amqp.hostname or "127.0.0.1", amqp.port or 5672))
         self.prefix = f"chaos{uuid.uuid4().hex[:8]}"
-        base = environment(workdir, self.prefix, QUARRY_ERROR_RECHECK_SECONDS="1")
+        # Pull requests in pages of 10 (instead of 50): enough GitHub requests for its faults to
+        # be drawn (at 300 pull requests and pages of 50, a phase made ~19 and drew none).
+        base = environment(
+            workdir,
+            self.prefix,
+            QUARRY_ERROR_RECHECK_SECONDS="1",
+            QUARRY_GITHUB_PR_PAGE_SIZE=str(args.github_page_size),
+        )
         self.direct = {**base, "DATABASE_URL": db_url, "AMQP_URL": AMQP_URL}
         self.through_proxies = {
             **base,
@@ -411,6 +424,9 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=20_000)
     parser.add_argument("--repos", type=int, default=3)
     parser.add_argument("--pulls", type=int, default=300, help="pull requests in all repositories")
+    parser.add_argument(
+        "--github-page-size", type=int, default=10, help="pull requests per GitHub page (both phases)"
+    )
     parser.add_argument("--worker-kills", type=int, default=10)
     parser.add_argument("--extract-kills", type=int, default=1)
     parser.add_argument("--broker-cut", type=float, default=15.0, help="seconds (0: none)")
@@ -502,6 +518,12 @@ def main() -> int:
         for line in t["differences"]:
             log(f"    {line[:300]}")
     log(f"imitation servers answered: {requests}")
+    faults_answered = {
+        source: sum(n for code, n in by.items() if code in FAULT_STATUSES) for source, by in requests.items()
+    }
+    report["source_faults"] = faults_answered
+    if args.worker_kills and not all(faults_answered.values()):
+        log(f"note: a source drew no fault in this run: {faults_answered}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     problems = []
