@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from quarry_core.errors import RetriableError, Unreachable
-from quarry_core.queue.consumer import describe, is_outage
+from quarry_core.queue.consumer import OUTAGE_BACKOFF_CAP, describe, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def through_outages(
     *,
     max_seconds: float,
     stop: threading.Event | None = None,
-    max_backoff: float = 5.0,
+    max_backoff: float = OUTAGE_BACKOFF_CAP,
 ) -> T:
     """`call()`, repeated while it fails with an outage; other errors pass through at once."""
     deadline = time.monotonic() + max_seconds
