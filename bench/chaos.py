@@ -110,6 +110,9 @@ FAULT_STATUSES = (403, 429, 503)  # GitHub's secondary limit is a 403 or a 429
 class Fault:
     kind: str  # kill-transform | kill-load | kill-extract | broker-cut | db-cut
     planned_s: float
+    # kill-extract: when the chaos tenant has stored this share of the clean tenant's pages (a
+    # faster chaos extraction would otherwise end before a time-planned kill)
+    planned_share: float | None = None
     at_s: float | None = None  # since the chaos runs were requested
     ended_s: float | None = None
     target: str = ""
@@ -139,13 +142,14 @@ def plan_faults(
     broker_cut: float,
     db_cut: float,
 ) -> list[Fault]:
-    """Random moments within the part of the run where each fault can land: extract kills while
-    the clean run was still extracting, the rest within its first 60 %."""
+    """Random moments within the part of the run where each fault can land: extract kills at
+    15-50 % of the extraction's pages, the rest within the clean run's first 60 %."""
     faults = [
         Fault(rng.choice(["kill-transform", "kill-load"]), rng.uniform(0.05, 0.6) * clean_s)
         for _ in range(worker_kills)
     ]
-    faults += [Fault("kill-extract", rng.uniform(0.15, 0.5) * clean_extract_s) for _ in range(extract_kills)]
+    shares = [rng.uniform(0.15, 0.5) for _ in range(extract_kills)]
+    faults += [Fault("kill-extract", share * clean_extract_s, share) for share in shares]
     if broker_cut > 0:
         faults.append(Fault("broker-cut", rng.uniform(0.1, 0.4) * clean_s))
     if db_cut > 0:
@@ -161,7 +165,7 @@ def proxied(url: str, port: int) -> str:
 
 def children(pid: int) -> list[tuple[int, str]]:
     out = subprocess.run(
-        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True
+        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True
     ).stdout
     return [
         (int(line.split(None, 1)[0]), line.split(None, 1)[1]) for line in out.splitlines() if line.strip()
@@ -210,6 +214,7 @@ class Chaos:
         )
         self.up: subprocess.Popen[bytes] | None = None
         self.t0 = time.time()
+        self.killed: set[int] = set()  # listed as children until the controller reaps them
 
     # --- set-up ----------------------------------------------------------------------------
 
@@ -234,10 +239,16 @@ class Chaos:
         started = self.t0 = time.time()
         self.apply(tenant)
         done = threading.Event()
-        driver = None
+        drivers = []
         if faults:
-            driver = threading.Thread(target=self.drive, args=(faults, done), daemon=True)
-            driver.start()
+            timed = [f for f in faults if f.planned_share is None]
+            by_pages = [f for f in faults if f.planned_share is not None]
+            drivers = [
+                threading.Thread(target=self.drive, args=(timed, done), daemon=True),
+                threading.Thread(target=self.drive_by_pages, args=(by_pages, tenant, done), daemon=True),
+            ]
+            for driver in drivers:
+                driver.start()
         deadline = started + self.args.timeout
         while time.time() < deadline:
             with self.db.connect() as conn:
@@ -253,7 +264,7 @@ class Chaos:
             time.sleep(0.2)
         phase.seconds = time.time() - started
         done.set()
-        if driver is not None:
+        for driver in drivers:
             driver.join(timeout=120)
         phase.jobs = {
             r.name: {"run": r.id, "phase": r.phase, "attempt": r.attempt, "error": r.error} for r in rows
@@ -279,6 +290,25 @@ class Chaos:
             if fault.kind.endswith("-cut") and fault.at_s is not None and fault.ended_s is not None:
                 shift += fault.ended_s - fault.at_s
 
+    def drive_by_pages(self, faults: list[Fault], tenant: str, done: threading.Event) -> None:
+        total = self.pages("clean")
+        for fault in faults:
+            assert fault.planned_share is not None
+            while self.pages(tenant) < fault.planned_share * total and not done.is_set():
+                time.sleep(0.05)
+            while not self.inject(fault) and not done.is_set():
+                time.sleep(0.05)
+            if fault.at_s is None:
+                log(f"fault {fault.kind}: nothing to inject it into before the runs ended")
+
+    def pages(self, tenant: str) -> int:
+        with self.db.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM raw_extraction_data WHERE tenant = :t"), {"t": tenant}
+                ).scalar_one()
+            )
+
     def inject(self, fault: Fault) -> bool:
         assert self.up is not None
         if fault.kind.startswith("kill-"):
@@ -287,7 +317,9 @@ class Chaos:
                 "kill-load": "worker load",
                 "kill-extract": "extract --run-id",
             }[fault.kind]
-            candidates = [(pid, args) for pid, args in children(self.up.pid) if what in args]
+            candidates = [
+                (pid, args) for pid, args in children(self.up.pid) if what in args and pid not in self.killed
+            ]
             if fault.kind == "kill-extract":
                 candidates = [c for c in candidates if self.run_of(c[1]) == "chaos"]
             if not candidates:
@@ -295,6 +327,7 @@ class Chaos:
             pid, argv = random.Random(fault.planned_s).choice(candidates)
             fault.at_s = fault.ended_s = time.time() - self.t0
             os.kill(pid, signal.SIGKILL)
+            self.killed.add(pid)
             fault.target = f"pid {pid} ({argv.split('quarry_cli.main', 1)[-1].strip()})"
         else:
             proxy, seconds = (
