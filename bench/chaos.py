@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -468,6 +469,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="per phase")
     parser.add_argument("--max-ratio", type=float, default=None, help="fail when chaos/clean time exceeds it")
     parser.add_argument("--json", type=Path, help="write the report here too")
+    parser.add_argument("--logs", type=Path, help="copy the process logs here at the end")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with temporary_database("quarry_chaos") as db_url, tempfile.TemporaryDirectory() as tmp:
@@ -508,6 +510,9 @@ def main() -> int:
             }
         finally:
             chaos.close()
+            if args.logs:
+                # the controller's and every process's logs, for a run that went wrong
+                shutil.copytree(tmp, args.logs, dirs_exist_ok=True, ignore=shutil.ignore_patterns("pg*"))
     tables = {
         table: {
             "clean_rows": hashes["clean"][table][0],
