@@ -13,6 +13,9 @@ services stay up for everyone else. The same imitation Jira and GitHub servers s
    secondary limits, 2 % 503) and a driver, at random moments it logs, SIGKILLs transform and
    load workers, the extract process, cuts the broker and the database.
 
+GitHub pull requests come in pages of --github-page-size (10), so that the GitHub job makes
+enough requests for its faults to be drawn; the report counts the faults each source answered.
+
 It reports each fault with its time and the recovery after it (from the fault's end until both
 extraction, if still under way, and loading have made progress again), the total times, and per
 final table a hash over every loaded column except the tenant, surrogate ids and load timestamps.
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,10 +104,16 @@ spec:
 """
 
 
+FAULT_STATUSES = (403, 429, 503)  # GitHub's secondary limit is a 403 or a 429
+
+
 @dataclass
 class Fault:
     kind: str  # kill-transform | kill-load | kill-extract | broker-cut | db-cut
     planned_s: float
+    # kill-extract: when the chaos tenant has stored this share of the clean tenant's pages (a
+    # faster chaos extraction would otherwise end before a time-planned kill)
+    planned_share: float | None = None
     at_s: float | None = None  # since the chaos runs were requested
     ended_s: float | None = None
     target: str = ""
@@ -133,13 +143,14 @@ def plan_faults(
     broker_cut: float,
     db_cut: float,
 ) -> list[Fault]:
-    """Random moments within the part of the run where each fault can land: extract kills while
-    the clean run was still extracting, the rest within its first 60 %."""
+    """Random moments within the part of the run where each fault can land: extract kills at
+    15-50 % of the extraction's pages, the rest within the clean run's first 60 %."""
     faults = [
         Fault(rng.choice(["kill-transform", "kill-load"]), rng.uniform(0.05, 0.6) * clean_s)
         for _ in range(worker_kills)
     ]
-    faults += [Fault("kill-extract", rng.uniform(0.15, 0.5) * clean_extract_s) for _ in range(extract_kills)]
+    shares = [rng.uniform(0.15, 0.5) for _ in range(extract_kills)]
+    faults += [Fault("kill-extract", share * clean_extract_s, share) for share in shares]
     if broker_cut > 0:
         faults.append(Fault("broker-cut", rng.uniform(0.1, 0.4) * clean_s))
     if db_cut > 0:
@@ -155,7 +166,7 @@ def proxied(url: str, port: int) -> str:
 
 def children(pid: int) -> list[tuple[int, str]]:
     out = subprocess.run(
-        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True
+        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True
     ).stdout
     return [
         (int(line.split(None, 1)[0]), line.split(None, 1)[1]) for line in out.splitlines() if line.strip()
@@ -174,7 +185,14 @@ class Chaos:
         self.pg_proxy = Proxy((pg.hostname or "127.0.0.1", pg.port or 5432))
         self.mq_proxy = Proxy((amqp.hostname or "127.0.0.1", amqp.port or 5672))
         self.prefix = f"chaos{uuid.uuid4().hex[:8]}"
-        base = environment(workdir, self.prefix, QUARRY_ERROR_RECHECK_SECONDS="1")
+        # Pull requests in pages of 10 (instead of 50): enough GitHub requests for its faults to
+        # be drawn (at 300 pull requests and pages of 50, a phase made ~19 and drew none).
+        base = environment(
+            workdir,
+            self.prefix,
+            QUARRY_ERROR_RECHECK_SECONDS="1",
+            QUARRY_GITHUB_PR_PAGE_SIZE=str(args.github_page_size),
+        )
         self.direct = {**base, "DATABASE_URL": db_url, "AMQP_URL": AMQP_URL}
         self.through_proxies = {
             **base,
@@ -197,6 +215,7 @@ class Chaos:
         )
         self.up: subprocess.Popen[bytes] | None = None
         self.t0 = time.time()
+        self.killed: set[int] = set()  # listed as children until the controller reaps them
 
     # --- set-up ----------------------------------------------------------------------------
 
@@ -221,10 +240,16 @@ class Chaos:
         started = self.t0 = time.time()
         self.apply(tenant)
         done = threading.Event()
-        driver = None
+        drivers = []
         if faults:
-            driver = threading.Thread(target=self.drive, args=(faults, done), daemon=True)
-            driver.start()
+            timed = [f for f in faults if f.planned_share is None]
+            by_pages = [f for f in faults if f.planned_share is not None]
+            drivers = [
+                threading.Thread(target=self.drive, args=(timed, done), daemon=True),
+                threading.Thread(target=self.drive_by_pages, args=(by_pages, tenant, done), daemon=True),
+            ]
+            for driver in drivers:
+                driver.start()
         deadline = started + self.args.timeout
         while time.time() < deadline:
             with self.db.connect() as conn:
@@ -240,7 +265,7 @@ class Chaos:
             time.sleep(0.2)
         phase.seconds = time.time() - started
         done.set()
-        if driver is not None:
+        for driver in drivers:
             driver.join(timeout=120)
         phase.jobs = {
             r.name: {"run": r.id, "phase": r.phase, "attempt": r.attempt, "error": r.error} for r in rows
@@ -266,6 +291,25 @@ class Chaos:
             if fault.kind.endswith("-cut") and fault.at_s is not None and fault.ended_s is not None:
                 shift += fault.ended_s - fault.at_s
 
+    def drive_by_pages(self, faults: list[Fault], tenant: str, done: threading.Event) -> None:
+        total = self.pages("clean")
+        for fault in faults:
+            assert fault.planned_share is not None
+            while self.pages(tenant) < fault.planned_share * total and not done.is_set():
+                time.sleep(0.05)
+            while not self.inject(fault) and not done.is_set():
+                time.sleep(0.05)
+            if fault.at_s is None:
+                log(f"fault {fault.kind}: nothing to inject it into before the runs ended")
+
+    def pages(self, tenant: str) -> int:
+        with self.db.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM raw_extraction_data WHERE tenant = :t"), {"t": tenant}
+                ).scalar_one()
+            )
+
     def inject(self, fault: Fault) -> bool:
         assert self.up is not None
         if fault.kind.startswith("kill-"):
@@ -274,7 +318,9 @@ class Chaos:
                 "kill-load": "worker load",
                 "kill-extract": "extract --run-id",
             }[fault.kind]
-            candidates = [(pid, args) for pid, args in children(self.up.pid) if what in args]
+            candidates = [
+                (pid, args) for pid, args in children(self.up.pid) if what in args and pid not in self.killed
+            ]
             if fault.kind == "kill-extract":
                 candidates = [c for c in candidates if self.run_of(c[1]) == "chaos"]
             if not candidates:
@@ -282,6 +328,7 @@ class Chaos:
             pid, argv = random.Random(fault.planned_s).choice(candidates)
             fault.at_s = fault.ended_s = time.time() - self.t0
             os.kill(pid, signal.SIGKILL)
+            self.killed.add(pid)
             fault.target = f"pid {pid} ({argv.split('quarry_cli.main', 1)[-1].strip()})"
         else:
             proxy, seconds = (
@@ -411,6 +458,9 @@ def main() -> int:
     parser.add_argument("--issues", type=int, default=20_000)
     parser.add_argument("--repos", type=int, default=3)
     parser.add_argument("--pulls", type=int, default=300, help="pull requests in all repositories")
+    parser.add_argument(
+        "--github-page-size", type=int, default=10, help="pull requests per GitHub page (both phases)"
+    )
     parser.add_argument("--worker-kills", type=int, default=10)
     parser.add_argument("--extract-kills", type=int, default=1)
     parser.add_argument("--broker-cut", type=float, default=15.0, help="seconds (0: none)")
@@ -419,6 +469,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="per phase")
     parser.add_argument("--max-ratio", type=float, default=None, help="fail when chaos/clean time exceeds it")
     parser.add_argument("--json", type=Path, help="write the report here too")
+    parser.add_argument("--logs", type=Path, help="copy the process logs here at the end")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with temporary_database("quarry_chaos") as db_url, tempfile.TemporaryDirectory() as tmp:
@@ -459,6 +510,9 @@ def main() -> int:
             }
         finally:
             chaos.close()
+            if args.logs:
+                # the controller's and every process's logs, for a run that went wrong
+                shutil.copytree(tmp, args.logs, dirs_exist_ok=True, ignore=shutil.ignore_patterns("pg*"))
     tables = {
         table: {
             "clean_rows": hashes["clean"][table][0],
@@ -502,6 +556,12 @@ def main() -> int:
         for line in t["differences"]:
             log(f"    {line[:300]}")
     log(f"imitation servers answered: {requests}")
+    faults_answered = {
+        source: sum(n for code, n in by.items() if code in FAULT_STATUSES) for source, by in requests.items()
+    }
+    report["source_faults"] = faults_answered
+    if args.worker_kills and not all(faults_answered.values()):
+        log(f"note: a source drew no fault in this run: {faults_answered}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     problems = []

@@ -11,6 +11,11 @@ class ConfigError(QuarryError):
     """A setting is wrong; the message names the setting and says what to do."""
 
 
+class Unreachable(ConfigError):
+    """A service named by a setting did not answer. A one-shot command reports it as a setting to
+    check; a long-running process waits it out as an outage (it may be restarting)."""
+
+
 class RetriableError(QuarryError):
     """A passing fault (network, rate limit, outage): the same work may succeed later."""
 

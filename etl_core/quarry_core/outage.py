@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from quarry_core.errors import RetriableError
-from quarry_core.queue.consumer import describe, is_outage
+from quarry_core.errors import RetriableError, Unreachable
+from quarry_core.queue.consumer import OUTAGE_BACKOFF_CAP, describe, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def through_outages(
     *,
     max_seconds: float,
     stop: threading.Event | None = None,
-    max_backoff: float = 5.0,
+    max_backoff: float = OUTAGE_BACKOFF_CAP,
 ) -> T:
     """`call()`, repeated while it fails with an outage; other errors pass through at once."""
     deadline = time.monotonic() + max_seconds
@@ -48,3 +48,19 @@ def through_outages(
             else:
                 time.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
+
+
+def when_reachable(
+    call: Callable[[], T], what: str, *, max_seconds: float, stop: threading.Event | None = None
+) -> T:
+    """`through_outages` for a process's first connection: a service that does not answer yet
+    (`Unreachable`, which a one-shot command reports as a setting to check) is waited out too, so
+    a process started while the database or broker restarts costs nothing."""
+
+    def attempt() -> T:
+        try:
+            return call()
+        except Unreachable as exc:
+            raise ConnectionError(str(exc)) from exc
+
+    return through_outages(attempt, what, max_seconds=max_seconds, stop=stop)

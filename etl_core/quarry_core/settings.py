@@ -82,6 +82,13 @@ class CoreSettings(BaseSettings):
         validation_alias="QUARRY_RUN_STALL_SECONDS",
         description="A run whose pages have not moved for this long after extraction ends fails.",
     )
+    queue_lane_expires_seconds: float = Field(
+        default=86400.0,
+        ge=60,
+        validation_alias="QUARRY_QUEUE_LANE_EXPIRES_SECONDS",
+        description="RabbitMQ: a tenant's lane queue unused for this long is deleted by the broker "
+        "(x-expires); a message waiting in a lane for half of it moves to the stage's work queue.",
+    )
     rabbitmq_management_url: SecretStr | None = Field(
         default=None,
         validation_alias="RABBITMQ_MANAGEMENT_URL",

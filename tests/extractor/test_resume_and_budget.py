@@ -32,8 +32,9 @@ JiraFactory = Callable[..., JiraServer]
 def start_extract(
     database_url: str, queue_prefix: str, run_id: int, **extra: str
 ) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
+    """The extract process; on the PostgreSQL queue unless `extra` names an AMQP_URL."""
+    env = {k: v for k, v in os.environ.items() if k != "AMQP_URL"}
+    env.update(
         DATABASE_URL=database_url,
         QUARRY_SECRET_KEY=SECRET_KEY,
         QUARRY_QUEUE_PREFIX=queue_prefix,
@@ -41,7 +42,6 @@ def start_extract(
         QUARRY_LOG_LEVEL="WARNING",
         **extra,
     )
-    env.pop("AMQP_URL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "quarry_cli.main", "extract", "--run-id", str(run_id)],
         env=env,

@@ -35,3 +35,22 @@ def test_round_robin_starts_after_the_lane_served_last() -> None:
     assert round_robin(lanes, "q.t.c") == ["q", "q.t.a", "q.t.b", "q.t.c"]
     assert round_robin(lanes, "q.t.gone") == ["q", "q.t.a", "q.t.b", "q.t.c"]
     assert round_robin([], "x") == []
+
+
+def test_a_lane_empty_for_a_while_is_no_longer_polled() -> None:
+    from quarry_core.queue.rabbit import LANE_DORMANT_SECONDS, is_dormant
+
+    assert is_dormant(None, 100.0, 86400.0)  # never seen holding messages
+    assert not is_dormant(100.0 - LANE_DORMANT_SECONDS + 1, 100.0, 86400.0)
+    assert is_dormant(100.0 - LANE_DORMANT_SECONDS, 100.0, 86400.0)
+    # a short expiry: dormant after a quarter of it, long before the broker would delete it
+    assert not is_dormant(99.5, 100.0, 4.0) and is_dormant(99.0, 100.0, 4.0)
+
+
+def test_a_message_a_lane_gave_up_on_is_recognised_by_its_history() -> None:
+    from quarry_core.queue.rabbit import over_delivery_limit
+
+    assert not over_delivery_limit({})
+    assert not over_delivery_limit({"x-death": [{"reason": "expired", "queue": "q.transform.t.a"}]})
+    assert over_delivery_limit({"x-death": [{"reason": "delivery_limit", "queue": "q.transform.t.a"}]})
+    assert over_delivery_limit({"x-death": [{"reason": "expired"}, {"reason": b"delivery_limit"}]})

@@ -8,8 +8,6 @@ goes away too, so the receive loop itself must survive.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +19,7 @@ from quarry_core.db.models import LoadBatch, WorkItem
 from quarry_core.runs import counts
 from quarry_core.states import Stage
 from tests.support.proxy import Proxy
+from tests.support.workers import start_workers, stop_workers
 from tests.workers.conftest import Platform
 from tests.workers.fixtures import JiraSource
 from tests.workers.test_pipeline import _seed_jira_run
@@ -48,17 +47,7 @@ def test_database_outage_workers_back_off_and_resume(
         "QUARRY_QUEUE_RETRY_DELAY_SECONDS": "0.1",
     }
     env.pop("AMQP_URL", None)
-    logs = {kind: tmp_path / f"{kind}.log" for kind in ("transform", "load")}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "quarry_cli.main", "worker", kind],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=logs[kind].open("wb"),
-            start_new_session=True,
-        )
-        for kind in ("transform", "load")
-    ]
+    procs, logs = start_workers(env, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while not all("worker started" in path.read_text() for path in logs.values()):
@@ -96,14 +85,7 @@ def test_database_outage_workers_back_off_and_resume(
             time.sleep(0.2)
         assert all(p.poll() is None for p in procs), "a worker exited after the outage"
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_workers(procs)
         proxy.close()
     run = platform.run(run_id)
     assert run.phase == "Succeeded", run.error

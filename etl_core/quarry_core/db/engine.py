@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.db.embedded import embedded_database_url
 from quarry_core.db.tenancy import bind_runtime_role
-from quarry_core.errors import ConfigError
+from quarry_core.errors import ConfigError, Unreachable
 from quarry_core.settings import CoreSettings
 
 
@@ -61,7 +61,7 @@ def check_connection(engine: Engine, url: str) -> None:
             conn.execute(text("select 1"))
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ConfigError(f"DATABASE_URL: cannot connect to {redact(url)}: {reason}") from exc
+        raise Unreachable(f"DATABASE_URL: cannot connect to {redact(url)}: {reason}") from exc
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

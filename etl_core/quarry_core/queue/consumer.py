@@ -25,6 +25,9 @@ from quarry_core.states import Stage
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+# Outage retries double up to this: the end of an outage is noticed within 2 s, at the cost of one
+# connection attempt per process every 2 s while it lasts.
+OUTAGE_BACKOFF_CAP = 2.0
 DeadLetterHook = Callable[[Delivery, Message | None, str], None]
 
 
@@ -75,7 +78,7 @@ class Consumer(Generic[M]):
         batch_size: int = 1,
         idle_timeout: float = 1.0,
         on_dead_letter: DeadLetterHook | None = None,
-        max_outage_backoff: float = 30.0,
+        max_outage_backoff: float = OUTAGE_BACKOFF_CAP,
     ) -> None:
         self.queue = queue
         self.stage = stage

@@ -12,6 +12,9 @@ Topology per stage, e.g. for `quarry.transform`:
                           others. Lanes are found through the management API (the one the scaler
                           reads unacked counts from); without one, every message uses the work
                           queue. Retried messages come back through the work queue, the default lane.
+                          A lane unused for `lane_expires` is deleted by the broker (x-expires); a
+                          message never waits there for more than half of that (x-message-ttl, then
+                          dead-lettered to the work queue), so no message goes with its lane.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from prometheus_client import Counter
 
 from quarry_core.db.engine import redact
-from quarry_core.errors import ConfigError, RetriableError
+from quarry_core.errors import ConfigError, RetriableError, Unreachable
 from quarry_core.queue.base import (
     STAGES,
     DeadLetterRecord,
@@ -66,6 +69,9 @@ _SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow":
 ERROR_HEADER = "x-quarry-error"
 # How often a consumer re-lists the lanes (a new tenant's first messages wait at most this long).
 LANE_REFRESH_SECONDS = 2.0
+# A lane empty for this long (at most a quarter of its expiry) is no longer polled, so that the
+# broker can expire it; it is polled again as soon as a probe finds messages in it.
+LANE_DORMANT_SECONDS = 600.0
 
 
 def redact_amqp(url: str) -> str:
@@ -90,7 +96,7 @@ def connect(url: str) -> pika.BlockingConnection:
         raise ConfigError(f"AMQP_URL: authentication failed for {redact_amqp(url)}") from exc
     except pika.exceptions.AMQPError as exc:
         reason = "; ".join(str(a) for a in exc.args if str(a)) or "connection refused or host unreachable"
-        raise ConfigError(f"AMQP_URL: cannot connect to {redact_amqp(url)}: {reason}") from exc
+        raise Unreachable(f"AMQP_URL: cannot connect to {redact_amqp(url)}: {reason}") from exc
 
 
 class RabbitQueue(QueueBackend):
@@ -102,8 +108,10 @@ class RabbitQueue(QueueBackend):
         max_attempts: int = 5,
         retry_delay: float = 5.0,
         management_url: str | None = None,
+        lane_expires: float = 86400.0,
     ) -> None:
         self.url = url
+        self.lane_expires = lane_expires
         self.prefix = prefix
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
@@ -116,7 +124,13 @@ class RabbitQueue(QueueBackend):
         self.poll_interval = 0.05
         self._lanes: dict[Stage, set[str]] = {}
         self._lanes_listed_at: dict[Stage, float] = {}
-        self._declared_lanes: set[tuple[int, str]] = set()
+        # lane -> (connection generation, when): a declaration renews the lane's lease (x-expires)
+        self._declared_lanes: dict[str, tuple[int, float]] = {}
+        # lane -> when it last held messages (a probe, a get, a publish): polled while recent
+        self._busy_at: dict[str, float] = {}
+        self._probed_at: dict[Stage, float] = {}
+        self._probe: BlockingChannel | None = None
+        self._listing_ok = False
         self._last_lane: dict[Stage, str] = {}
 
     @property
@@ -162,6 +176,18 @@ class RabbitQueue(QueueBackend):
                 },
             )
 
+    def _lane_arguments(self, stage: Stage) -> dict[str, Any]:
+        main = queue_name(self.prefix, stage)
+        return {
+            **self._work_queue_arguments(stage),
+            "x-expires": int(self.lane_expires * 1000),
+            # A message left in a lane for half the expiry moves to the work queue (still served,
+            # by every consumer): a lane cannot expire with messages in it. A message over the
+            # delivery limit takes this hop too; the work queue's consumer dead-letters it.
+            "x-message-ttl": int(self.lane_expires * 500),
+            "x-dead-letter-routing-key": main,
+        }
+
     def _work_queue_arguments(self, stage: Stage) -> dict[str, Any]:
         return {
             "x-queue-type": "quorum",
@@ -195,6 +221,19 @@ class RabbitQueue(QueueBackend):
                 ) from exc
             raise
 
+    def _declare_lane(self, lane: str, stage: Stage) -> None:
+        try:
+            self._channel.queue_declare(lane, durable=True, arguments=self._lane_arguments(stage))
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != 406:
+                raise
+            # Messages taken on the closed channel went back to their queues: not to be acked.
+            self._channel = self._open_channel()
+            self._generation += 1
+            # A lane declared by an earlier version (without expiry): used as it is.
+            log.warning("lane %s was declared with other settings (%s); it stays until deleted", lane, exc)
+            self._channel.queue_declare(lane, passive=True)
+
     def _names(self, stage: Stage | str) -> tuple[str, str, str]:
         return (
             queue_name(self.prefix, stage),
@@ -211,15 +250,28 @@ class RabbitQueue(QueueBackend):
         self._publish(self._route(stage, body), body, message_id, headers or {})
 
     def _route(self, stage: Stage, body: bytes) -> str:
-        tenant = lane_of(body) if self.lanes_enabled else None
+        tenant = lane_of(body) if self._lanes_usable(stage) else None
         if tenant is None:
             return queue_name(self.prefix, stage)
         lane = lane_queue_name(self.prefix, stage, tenant)
-        if (self._generation, lane) not in self._declared_lanes:
-            self._declare(lane, self._work_queue_arguments(stage))
-            self._declared_lanes.add((self._generation, lane))
+        generation, declared_at = self._declared_lanes.get(lane, (-1, 0.0))
+        now = time.monotonic()
+        # Declared again well within its expiry: published into, a lane outlives the message's
+        # time in it (x-message-ttl), however long the lane had been idle.
+        if generation != self._generation or now - declared_at > self.lane_expires / 4:
+            self._declare_lane(lane, stage)
+            self._declared_lanes[lane] = (self._generation, now)
             self._lanes.setdefault(stage, set()).add(lane)
+        self._busy_at[lane] = now
         return lane
+
+    def _lanes_usable(self, stage: Stage) -> bool:
+        """Publish into lanes only while the management API answers: consumers find lanes through
+        it, so a lane they cannot list would hold its messages unseen (until x-message-ttl)."""
+        if not self.lanes_enabled:
+            return False
+        self._lanes_of(stage)  # lists again at most every LANE_REFRESH_SECONDS
+        return self._listing_ok
 
     def _publish(self, routing_key: str, body: bytes, message_id: str, headers: dict[str, Any]) -> None:
         props = pika.BasicProperties(
@@ -231,6 +283,7 @@ class RabbitQueue(QueueBackend):
         try:
             self._channel.basic_publish("", routing_key, body, props, mandatory=True)
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+            self._declared_lanes.pop(routing_key, None)  # a lane deleted meanwhile: declare it again
             raise RetriableError(f"broker did not confirm the message for {routing_key}: {exc}") from exc
 
     # --- consuming ------------------------------------------------------------------------
@@ -242,7 +295,7 @@ class RabbitQueue(QueueBackend):
         deliveries: list[Delivery] = []
         deadline = time.monotonic() + timeout
         while True:
-            lanes = round_robin(self._lanes_of(stage), self._last_lane.get(stage))
+            lanes = round_robin(self._polled_lanes(stage), self._last_lane.get(stage))
             # One message per lane per round; a lane found empty is left for the rest of this receive.
             while lanes and len(deliveries) < max_messages:
                 for lane in list(lanes):
@@ -254,6 +307,7 @@ class RabbitQueue(QueueBackend):
                         continue
                     deliveries.append(delivery)
                     self._last_lane[stage] = lane
+                    self._busy_at[lane] = time.monotonic()
             if deliveries or time.monotonic() >= deadline:
                 return deliveries
             self._conn.sleep(self.poll_interval)
@@ -274,7 +328,7 @@ class RabbitQueue(QueueBackend):
         headers = dict(props.headers or {})
         # x-delivery-count counts crash redeliveries; our header counts explicit retries.
         attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
-        return Delivery(
+        delivery = Delivery(
             stage=stage,
             body=body,
             message_id=props.message_id or "",
@@ -282,6 +336,12 @@ class RabbitQueue(QueueBackend):
             headers=headers,
             handle=(self._generation, method.delivery_tag),
         )
+        if over_delivery_limit(headers):
+            # A lane dead-letters into the work queue (see _lane_arguments): this message used up
+            # its deliveries there already.
+            self.dead_letter(delivery, self._delivery_limit_error())
+            return None
+        return delivery
 
     def _lanes_of(self, stage: Stage) -> list[str]:
         """The stage's work queue and its tenant lanes, re-listed every LANE_REFRESH_SECONDS."""
@@ -293,10 +353,36 @@ class RabbitQueue(QueueBackend):
             try:
                 listed = self._list_queues(stage)
             except QueueReadError as exc:
-                log.debug("keeping the known lanes of %s: %s", main, exc)
+                log.debug("keeping the known lanes of %s, all polled: %s", main, exc)
+                self._busy_at.update(dict.fromkeys(self._lanes.get(stage, ()), time.monotonic()))
+                self._listing_ok = False
             else:
-                self._lanes[stage] = {name for name in listed if name != main}
+                self._note_listing(stage, listed)
         return [main, *self._lanes.get(stage, ())]
+
+    def _polled_lanes(self, stage: Stage) -> list[str]:
+        """The lanes a receive visits: the work queue and every lane that held messages lately.
+        A get keeps a lane from expiring, so a dormant lane is only probed (a passive declare
+        does not) every LANE_REFRESH_SECONDS, and polled again once it holds messages."""
+        main, *lanes = self._lanes_of(stage)
+        now = time.monotonic()
+        probe = now - self._probed_at.get(stage, -1e9) > LANE_REFRESH_SECONDS
+        if probe:
+            self._probed_at[stage] = now
+        polled = []
+        for lane in lanes:
+            if is_dormant(self._busy_at.get(lane), now, self.lane_expires):
+                if not probe or self._passive_count(lane) == 0:
+                    continue
+                self._busy_at[lane] = now
+            polled.append(lane)
+        return [main, *polled]
+
+    def _note_listing(self, stage: Stage, listed: dict[str, int]) -> None:
+        self._listing_ok = True
+        main = queue_name(self.prefix, stage)
+        self._lanes[stage] = {name for name in listed if name != main}
+        self._lanes_listed_at[stage] = time.monotonic()
 
     def _list_queues(self, stage: Stage) -> dict[str, int]:
         """{name: unacked} of the stage's work queue and lanes, from the management API."""
@@ -367,10 +453,14 @@ class RabbitQueue(QueueBackend):
         return QueueDepth(main, ready, unacked, delayed, dead)
 
     def _passive_count(self, name: str) -> int:
+        """Ready messages, 0 for a queue that is gone. On a channel of its own: a 404 closes it,
+        and the consuming channel's unacked messages must not go with it."""
+        if self._probe is None or not self._probe.is_open:
+            self._probe = self._conn.channel()
         try:
-            frame = self._channel.queue_declare(name, passive=True)
+            frame = self._probe.queue_declare(name, passive=True)
         except pika.exceptions.ChannelClosedByBroker as exc:
-            self._channel = self._open_channel()
+            self._probe = None
             if exc.reply_code == 404:
                 return 0
             raise
@@ -393,8 +483,7 @@ class RabbitQueue(QueueBackend):
             shown = redact(self.management_url)
             log.warning("cannot read the unacked count of %s from %s: %s", main, shown, exc)
             raise
-        self._lanes[stage] = {name for name in listed if name != main}
-        self._lanes_listed_at[stage] = time.monotonic()
+        self._note_listing(stage, listed)
         return sum(listed.values())
 
     def _quoted_vhost(self) -> str:
@@ -433,11 +522,14 @@ class RabbitQueue(QueueBackend):
             channel.close()  # unacked gets go back to the queue in order
         return records
 
+    def _delivery_limit_error(self) -> str:
+        return f"delivery limit exceeded ({self.max_attempts}): consumers kept failing"
+
     def _dead_record(self, dlq: str, props: pika.BasicProperties, body: bytes) -> DeadLetterRecord:
         headers = dict(props.headers or {})
         error = headers.get(ERROR_HEADER)
         if error is None and headers.get("x-death"):
-            error = f"delivery limit exceeded ({self.max_attempts}): consumers kept failing"
+            error = self._delivery_limit_error()
         return DeadLetterRecord(
             dlq, props.message_id or "", body, str(error or ""), int(headers.get(ATTEMPT_HEADER, 0))
         )
@@ -493,6 +585,19 @@ class RabbitQueue(QueueBackend):
 
 class QueueReadError(RetriableError):
     """A queue's depth could not be read; the scaler counts it toward its fallback."""
+
+
+def is_dormant(busy_at: float | None, now: float, lane_expires: float) -> bool:
+    """Whether a lane has been empty long enough to stop polling it (so that it can expire)."""
+    return busy_at is None or now - busy_at >= min(LANE_DORMANT_SECONDS, lane_expires / 4)
+
+
+def over_delivery_limit(headers: dict[str, Any]) -> bool:
+    """Whether a queue's delivery limit dead-lettered this message before (its x-death history)."""
+    deaths = headers.get("x-death")
+    return isinstance(deaths, list) and any(
+        isinstance(d, dict) and d.get("reason") in ("delivery_limit", b"delivery_limit") for d in deaths
+    )
 
 
 def _carry_headers(headers: dict[str, Any]) -> dict[str, Any]:

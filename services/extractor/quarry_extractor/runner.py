@@ -29,7 +29,7 @@ from quarry_core.db.tenancy import run_tenant, tenant_sessions
 from quarry_core.errors import FatalError, RetriableError
 from quarry_core.exit_codes import EXIT_FATAL, EXIT_OK, EXIT_RETRY, EXIT_TERMINATED
 from quarry_core.outage import through_outages
-from quarry_core.queue.factory import open_queue
+from quarry_core.queue.factory import open_declared_queue
 from quarry_core.resources import IntegrationSpec
 from quarry_core.secrets import resolve_credentials
 from quarry_core.sources import get_source
@@ -215,7 +215,7 @@ class Extraction:
             checkpoint.last_batch = [last] if last is not None else []
         writer = PageWriter(
             self.engine,
-            lambda: open_queue(self.settings),
+            lambda: open_declared_queue(self.settings, f"run {self.run_id}: the queue", stop=self.stop),
             tenant=tenant,
             run_id=self.run_id,
             integration_id=integration_id,

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # The checkpoint (as JSON) and the nested candidate cursors; built lazily, only for the last
 # entry of a batch.
 Snapshot = Callable[[], tuple[dict[str, Any], dict[str, Any]]]
+# Returns the queue with its topology declared, having waited out a broker that is not up yet.
 OpenQueue = Callable[[], QueueBackend]
 
 
@@ -132,7 +133,6 @@ class PageWriter:
     def _run(self) -> None:
         try:
             with self.open_queue() as q:
-                q.declare()
                 if self.republish:
                     # A crash between a batch's commit and its publish loses those messages;
                     # transform is idempotent, so sending them again is safe.

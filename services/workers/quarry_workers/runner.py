@@ -5,18 +5,25 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
 
 from quarry_core.db.engine import get_engine, session_factory
 from quarry_core.db.tenancy import platform_sessions
+from quarry_core.errors import RetriableError
 from quarry_core.messages import LoadMessage, TransformMessage
+from quarry_core.outage import when_reachable
 from quarry_core.queue.consumer import Consumer
-from quarry_core.queue.factory import open_queue
+from quarry_core.queue.factory import open_declared_queue
 from quarry_core.states import Stage
 from quarry_workers.common import dead_letter_hook
 from quarry_workers.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None = None) -> None:
@@ -26,9 +33,16 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
     if kind == "embed":
         run_embed(settings, stop)
         return
-    factory = session_factory(get_engine(settings))
-    queue = open_queue(settings)
-    queue.declare()
+    started = _unless_stopped(
+        lambda: (
+            session_factory(_engine(kind, settings, stop)),
+            open_declared_queue(settings, f"{kind} worker: opening the queue", stop=stop),
+        ),
+        stop,
+    )
+    if started is None:
+        return
+    factory, queue = started
     status: dict[str, Any] = {"worker": kind, "queue": "rabbitmq" if settings.amqp_url else "postgresql"}
     consumer: Consumer[Any]
     if kind == "transform":
@@ -75,13 +89,36 @@ def run_worker(kind: str, settings: WorkerSettings, stop: threading.Event | None
         queue.close()
 
 
+def _unless_stopped(call: Callable[[], T], stop: threading.Event) -> T | None:
+    """`call()`, or None when the process was stopped while it waited for the database or broker."""
+    try:
+        return call()
+    except RetriableError:
+        if stop.is_set():
+            return None
+        raise
+
+
+def _engine(kind: str, settings: WorkerSettings, stop: threading.Event) -> Engine:
+    """The database engine, waiting (outage policy) for a database that does not answer yet: a
+    worker started during an outage starts consuming when it ends, rather than exiting."""
+    return when_reachable(
+        lambda: get_engine(settings),
+        f"{kind} worker: connecting to the database",
+        max_seconds=settings.outage_seconds,
+        stop=stop,
+    )
+
+
 def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
     """The vector stage. Qdrant local mode locks its directory: one such process per data directory."""
     from quarry_core.vectors import VectorStore, choose_embedder
     from quarry_workers.embed_worker import EmbedWorker
 
     # Embedding sweeps every tenant's new rows: a platform-wide process.
-    factory = platform_sessions(get_engine(settings))
+    factory = _unless_stopped(lambda: platform_sessions(_engine("embed", settings, stop)), stop)
+    if factory is None:
+        return
     embedder = choose_embedder(settings.embedder, settings.embedding_model)
     status: dict[str, Any] = {
         "worker": "embed",
