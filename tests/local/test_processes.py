@@ -94,3 +94,19 @@ def test_exit_codes_and_tail(tmp_path: Path) -> None:
     (child,) = done
     assert child.exit_code == 1 and not child.stopping
     assert child.tail() == "boom: bad page"
+
+
+def test_a_standby_extract_process_exits_cleanly_when_no_run_comes() -> None:
+    """`quarry extract --standby` loads the extractor, then EOF on stdin (the controller stopped
+    wanting it) ends it with 0, before any database is touched."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "quarry_cli.main", "extract", "--standby"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:1/none"},
+    )
+    assert done.returncode == 0, done.stderr

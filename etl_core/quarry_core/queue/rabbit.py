@@ -66,6 +66,9 @@ _SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow":
 ERROR_HEADER = "x-quarry-error"
 # How often a consumer re-lists the lanes (a new tenant's first messages wait at most this long).
 LANE_REFRESH_SECONDS = 2.0
+# A consumer whose known lanes are all empty re-lists sooner: a new tenant's first pages (its lane
+# just declared by the publisher) then wait a fraction of a second, not up to two.
+LANE_IDLE_REFRESH_SECONDS = 0.3
 
 
 def redact_amqp(url: str) -> str:
@@ -241,8 +244,9 @@ class RabbitQueue(QueueBackend):
         self._ensure_open()
         deliveries: list[Delivery] = []
         deadline = time.monotonic() + timeout
+        idle = False
         while True:
-            lanes = round_robin(self._lanes_of(stage), self._last_lane.get(stage))
+            lanes = round_robin(self._lanes_of(stage, idle), self._last_lane.get(stage))
             # One message per lane per round; a lane found empty is left for the rest of this receive.
             while lanes and len(deliveries) < max_messages:
                 for lane in list(lanes):
@@ -256,6 +260,7 @@ class RabbitQueue(QueueBackend):
                     self._last_lane[stage] = lane
             if deliveries or time.monotonic() >= deadline:
                 return deliveries
+            idle = True
             self._conn.sleep(self.poll_interval)
 
     def _get(self, stage: Stage, queue: str) -> Delivery | None:
@@ -283,12 +288,12 @@ class RabbitQueue(QueueBackend):
             handle=(self._generation, method.delivery_tag),
         )
 
-    def _lanes_of(self, stage: Stage) -> list[str]:
-        """The stage's work queue and its tenant lanes, re-listed every LANE_REFRESH_SECONDS."""
+    def _lanes_of(self, stage: Stage, idle: bool = False) -> list[str]:
+        """The stage's work queue and its tenant lanes, re-listed every LANE_REFRESH_SECONDS (every
+        LANE_IDLE_REFRESH_SECONDS while every known lane is empty)."""
         main = queue_name(self.prefix, stage)
-        if self.lanes_enabled and time.monotonic() - self._lanes_listed_at.get(stage, -1e9) > (
-            LANE_REFRESH_SECONDS
-        ):
+        every = LANE_IDLE_REFRESH_SECONDS if idle else LANE_REFRESH_SECONDS
+        if self.lanes_enabled and time.monotonic() - self._lanes_listed_at.get(stage, -1e9) > every:
             self._lanes_listed_at[stage] = time.monotonic()
             try:
                 listed = self._list_queues(stage)
