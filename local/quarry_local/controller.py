@@ -657,7 +657,9 @@ class Controller:
             return
         if self.supervisor.running(EMBED_KEY) or time.monotonic() < self._embed_restart_after:
             return
-        self.supervisor.start(EMBED_KEY, self.commands.embedder(), log_name="worker-embed")
+        # Lowest CPU priority: on a small machine embedding (Qdrant local mode writes every point
+        # to SQLite) would otherwise take a third of the CPU from the runs' extract and workers.
+        self.supervisor.start(EMBED_KEY, self.commands.embedder(), log_name="worker-embed", nice=19)
         # A crash-looping embedder must not spin: try again at most every 10 s.
         self._embed_restart_after = time.monotonic() + 10
 

@@ -33,6 +33,15 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _preexec(nice: int) -> Callable[[], None]:
+    def setup() -> None:
+        _die_with_parent()
+        if nice:
+            os.nice(nice)
+
+    return setup
+
+
 @dataclass
 class Child:
     """One supervised process."""
@@ -105,9 +114,15 @@ class Supervisor:
         return self.log_dir / f"{name}.log"
 
     def start(
-        self, key: str, argv: Sequence[str], log_name: str | None = None, stdin_pipe: bool = False
+        self,
+        key: str,
+        argv: Sequence[str],
+        log_name: str | None = None,
+        stdin_pipe: bool = False,
+        nice: int = 0,
     ) -> Child:
-        """Start `argv` as `key`; with `stdin_pipe` the child reads what `hand_over` writes."""
+        """Start `argv` as `key`; with `stdin_pipe` the child reads what `hand_over` writes; `nice`
+        lowers its CPU priority by that much."""
         if key in self.children and self.children[key].poll() is None:
             raise RuntimeError(f"{key} is already running")
         out: IO[bytes] | int = subprocess.DEVNULL
@@ -121,7 +136,7 @@ class Supervisor:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_preexec(nice),
         )
         log_file = out if not isinstance(out, int) else None
         child = Child(key, tuple(argv), popen, log_path, self.clock(), _log_file=log_file)
