@@ -315,6 +315,19 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process tree so far."""
+    ticks = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def memory(pid: int) -> tuple[str, int, int] | None:
     """(role, VmHWM KiB, VmRSS KiB) of a live process."""
     try:
@@ -424,6 +437,7 @@ class Platform:
                     httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json().get("controller")
                     == "running"
                 ):
+                    self.settle()
                     return self
             except (httpx.HTTPError, ValueError):
                 pass
@@ -431,6 +445,16 @@ class Platform:
                 break
             time.sleep(0.1)
         raise RuntimeError(f"quarry up ({self.backend}) did not start; see {log.name}")
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until the platform is idle: its warm processes started and its CPU time flat (the
+        small case measures a run on an idle platform, not one still starting up)."""
+        assert self.proc is not None
+        deadline, quiet, last = time.monotonic() + timeout, 0, cpu_seconds(self.proc.pid)
+        while quiet < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = cpu_seconds(self.proc.pid)
+            quiet, last = (quiet + 1 if now - last < 0.05 else 0), now
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -602,11 +626,12 @@ The latest table of `bench/e2e.py` (written by it; {datetime.now(UTC):%Y-%m-%d %
 
 Imitation Jira: {facts["issues"]} issues in 3 projects, {facts["transitions"]} status transitions
 (complete histories); imitation GitHub: {facts["prs"]} pull requests, {facts["reviews"]} reviews.
-Quarry's seconds run from the run request to the run Succeeded (`quarry up` already running, workers
-at zero at the start of the first case), including transform and load into the final tables. The
-plain fetch stores nothing and keeps the embedded (truncated) histories, as does dlt. "complete" means
-the final tables hold exactly the imitation's items (issues and status transitions, or pull requests
-and reviews). Memory is the peak RSS (VmHWM) of the largest process and of the whole tree at its largest.
+Quarry's seconds run from the run request to the run Succeeded (`quarry up` already running and
+idle: one warm worker per stage and a standby extract process), including transform and load into
+the final tables. The plain fetch stores nothing and keeps the embedded (truncated) histories, as
+does dlt. "complete" means the final tables hold exactly the imitation's items (issues and status
+transitions, or pull requests and reviews). Memory is the peak RSS (VmHWM) of the largest process
+and of the whole tree at its largest.
 
 {table(rows)}
 """

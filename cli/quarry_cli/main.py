@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from quarry_cli.commands.bench import with_script
 from quarry_core.errors import ConfigError, QuarryError
 
 # Each module registers its sub-commands; later modules add, none rework.
@@ -18,6 +19,7 @@ COMMAND_MODULES = (
     "quarry_cli.commands.run",
     "quarry_cli.commands.up",
     "quarry_cli.commands.operator",
+    "quarry_cli.commands.bench",
 )
 
 
@@ -35,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(with_script(sys.argv[1:] if argv is None else argv))
     try:
         result: int = args.func(args)
     except ConfigError as exc:

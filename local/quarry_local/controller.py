@@ -84,6 +84,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 7_263_013  # one controller per database (migrate uses 7_263_011, run completion 7_263_012)
 WORKER_STAGES = (Stage.TRANSFORM, Stage.LOAD)
 EMBED_KEY = "worker/embed"
+STANDBY_KEY = "standby/extract"
 _QUICK_EXIT_SECONDS = 10.0
 _OUTAGE_BACKOFF_CAP = 5.0  # a controller back within seconds of its database, not half a minute
 # A worker that cannot start while the broker or database is away starts within this long of its
@@ -119,6 +120,9 @@ class Commands:
 
     def embedder(self) -> list[str]:
         return [*self.quarry, "worker", "embed"]
+
+    def standby_extract(self) -> list[str]:
+        return [*self.quarry, "extract", "--standby"]
 
 
 # --- pure helpers ------------------------------------------------------------------------------
@@ -211,6 +215,7 @@ class Controller:
         self._completer = _load_completer()
         self._secrets_seen: dict[int, datetime | None] = {}
         self._embed_restart_after = 0.0
+        self._standby_restart_after = 0.0
         self._next_stall_sweep = 0.0
         self._runs_active = False
 
@@ -346,6 +351,7 @@ class Controller:
         delays += self._reconcile_jobs(now)
         self._ensure_run_processes()
         self._prewarm()
+        self._ensure_standby()
         self._complete_runs()
         self._fail_stalled_runs(now)
         TICK_SECONDS.observe(time.monotonic() - started)
@@ -360,7 +366,10 @@ class Controller:
             if child.stopping:
                 PROCESS_EXITS.labels(role, "stopped").inc()
                 continue  # we stopped it: an interrupted run resumes, a worker was scaled down
-            if role == "run":
+            if role == "standby":
+                PROCESS_EXITS.labels(role, "failed").inc()
+                log.warning("the standby extract process %s: %s", describe_exit(code), child.tail(3))
+            elif role == "run":
                 self._settle_run_exit(child, code)
             else:
                 self._settle_worker_exit(child, code)
@@ -431,9 +440,26 @@ class Controller:
             if r.trigger == RunTrigger.RETRANSFORM.value:
                 self._replay(r.id)
                 continue
-            self.supervisor.start(key, self.commands.extract(r.id), log_name=f"run-{r.id}")
+            argv = self.commands.extract(r.id)
+            handed = self.supervisor.hand_over(STANDBY_KEY, key, argv, str(r.id), log_name=f"run-{r.id}")
+            if handed is None:
+                self.supervisor.start(key, argv, log_name=f"run-{r.id}")
+            else:
+                self._standby_restart_after = 0.0  # its successor may start once the runs are done
             self.events.append((time.monotonic(), "run-started", str(r.id)))
         RUN_PROCESSES.set(len(self.supervisor.running("run/")))
+
+    def _ensure_standby(self) -> None:
+        """One extract process loaded and waiting for the next run, started only while no run is
+        active (its start-up would take CPU from the run in flight)."""
+        if not self.settings.standby_extract or self._runs_active:
+            return
+        if STANDBY_KEY in self.supervisor.children or time.monotonic() < self._standby_restart_after:
+            return
+        self.supervisor.start(
+            STANDBY_KEY, self.commands.standby_extract(), log_name="extract-standby", stdin_pipe=True
+        )
+        self._standby_restart_after = time.monotonic() + 10  # a crash loop starts one every 10 s
 
     def _replay(self, run_id: int) -> None:
         try:
@@ -631,7 +657,9 @@ class Controller:
             return
         if self.supervisor.running(EMBED_KEY) or time.monotonic() < self._embed_restart_after:
             return
-        self.supervisor.start(EMBED_KEY, self.commands.embedder(), log_name="worker-embed")
+        # Lowest CPU priority: on a small machine embedding (Qdrant local mode writes every point
+        # to SQLite) would otherwise take a third of the CPU from the runs' extract and workers.
+        self.supervisor.start(EMBED_KEY, self.commands.embedder(), log_name="worker-embed", nice=19)
         # A crash-looping embedder must not spin: try again at most every 10 s.
         self._embed_restart_after = time.monotonic() + 10
 
@@ -674,9 +702,11 @@ class Controller:
         return min(delays)
 
     def _floor(self) -> int:
-        """One worker per stage while a run is active: its pages come within seconds, and a worker
-        started from zero by the queue depth alone would wait for the next poll and its start-up."""
-        return 1 if self._runs_active else 0
+        """The warm workers, and one worker per stage while a run is active: its pages come within
+        seconds, and a worker started from zero by the queue depth alone would wait for the next
+        poll and its start-up."""
+        warm = min(self.settings.warm_workers, self.settings.max_workers_per_stage)
+        return max(warm, 1 if self._runs_active else 0)
 
     def _prewarm(self) -> None:
         """Start the stages' first workers together with a run's extract process."""

@@ -33,6 +33,15 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _preexec(nice: int) -> Callable[[], None]:
+    def setup() -> None:
+        _die_with_parent()
+        if nice:
+            os.nice(nice)
+
+    return setup
+
+
 @dataclass
 class Child:
     """One supervised process."""
@@ -98,28 +107,63 @@ class Supervisor:
         self.clock = clock
         self.children: dict[str, Child] = {}
 
-    def start(self, key: str, argv: Sequence[str], log_name: str | None = None) -> Child:
+    def log_path(self, name: str) -> Path | None:
+        if self.log_dir is None:
+            return None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return self.log_dir / f"{name}.log"
+
+    def start(
+        self,
+        key: str,
+        argv: Sequence[str],
+        log_name: str | None = None,
+        stdin_pipe: bool = False,
+        nice: int = 0,
+    ) -> Child:
+        """Start `argv` as `key`; with `stdin_pipe` the child reads what `hand_over` writes; `nice`
+        lowers its CPU priority by that much."""
         if key in self.children and self.children[key].poll() is None:
             raise RuntimeError(f"{key} is already running")
-        log_path: Path | None = None
         out: IO[bytes] | int = subprocess.DEVNULL
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"{log_name or key.replace('/', '-')}.log"
+        log_path = self.log_path(log_name or key.replace("/", "-"))
+        if log_path is not None:
             out = log_path.open("ab")
         popen = subprocess.Popen(
             list(argv),
             env=self.env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_preexec(nice),
         )
         log_file = out if not isinstance(out, int) else None
         child = Child(key, tuple(argv), popen, log_path, self.clock(), _log_file=log_file)
         self.children[key] = child
         log.info("started %s (pid %d): %s", key, popen.pid, " ".join(argv[-3:]))
+        return child
+
+    def hand_over(
+        self, key: str, new_key: str, argv: Sequence[str], line: str, log_name: str | None = None
+    ) -> Child | None:
+        """Give a waiting child (started with `stdin_pipe`) its work as one line (followed by the
+        path of its new log file), and file it under `new_key` as if started with `argv`; None when
+        it is gone or cannot take it (the caller then starts a fresh process)."""
+        child = self.children.get(key)
+        if child is None or child.stopping or child.poll() is not None or child.popen.stdin is None:
+            return None
+        log_path = self.log_path(log_name) if log_name else child.log_path
+        try:
+            child.popen.stdin.write(f"{line} {log_path or ''}".rstrip().encode() + b"\n")
+            child.popen.stdin.close()
+        except OSError:
+            return None
+        del self.children[key]
+        child.key, child.argv, child.log_path = new_key, tuple(argv), log_path
+        child.started_at = self.clock()
+        self.children[new_key] = child
+        log.info("handed %s (pid %d) to %s", key, child.pid, new_key)
         return child
 
     def running(self, prefix: str = "") -> list[Child]:

@@ -33,6 +33,19 @@ class LocalSettings(CoreSettings):
         validation_alias="QUARRY_MAX_WORKERS_PER_STAGE",
         description="Local cap on transform (and load) processes, whatever the EtlJobs ask for.",
     )
+    warm_workers: int = Field(
+        default=1,
+        ge=0,
+        validation_alias="QUARRY_WARM_WORKERS",
+        description="Transform (and load) processes kept running while idle, so a run's first pages "
+        "meet a started worker; 0 scales the stages to zero between runs.",
+    )
+    standby_extract: bool = Field(
+        default=True,
+        validation_alias="QUARRY_STANDBY_EXTRACT",
+        description="Keep one extract process started and waiting while no run is active; the next "
+        "run takes it instead of waiting for a new interpreter's start-up.",
+    )
     integration_recheck_seconds: float = Field(default=300.0, gt=0, validation_alias="QUARRY_RECHECK_SECONDS")
     integration_error_recheck_seconds: float = Field(
         default=10.0, gt=0, validation_alias="QUARRY_ERROR_RECHECK_SECONDS"

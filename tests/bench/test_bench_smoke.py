@@ -1,5 +1,6 @@
-"""The end-to-end benchmark at a tiny size: it completes, every Quarry run Succeeded and loaded
-exactly the imitation's items, and the table is written. No timing is asserted (a smoke test)."""
+"""The end-to-end benchmark at a tiny size, through `quarry bench`: it completes, every Quarry run
+Succeeded and loaded exactly the imitation's items, and the table is written. No timing is
+asserted (a smoke test)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from pathlib import Path
 
 from tests.support.services import AMQP_URL, PG_ADMIN_URL, require
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_bench_e2e_at_a_tiny_size(tmp_path: Path) -> None:
     require("PostgreSQL", PG_ADMIN_URL)
@@ -20,7 +19,7 @@ def test_bench_e2e_at_a_tiny_size(tmp_path: Path) -> None:
     args = ["--issues", "150", "--small-issues", "40", "--prs", "12", "--latency-ms", "20", "--no-dlt"]
     args += ["--timeout", "120", "--docs", str(docs), "--json", str(figures)]
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "e2e.py"), *args],
+        [sys.executable, "-m", "quarry_cli.main", "bench", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -340,3 +340,56 @@ def test_near_the_rate_limit_requests_go_one_at_a_time(
     assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
     assert most == 1
     assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())
+
+
+def sprint_requests(server: JiraServer) -> int:
+    return sum(n for path, n in server.counters.by_path.items() if path.endswith("/sprint"))
+
+
+def test_an_incremental_run_reads_open_sprints_and_those_closed_since_not_every_sprint(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # 120 sprints a board (118 closed, one active, one future): three pages of 50 each time, before.
+    ds = JiraDataset.synthetic(60, projects=2, seed=5, sprints_per_board=120)
+    server = jira_factory(ds)
+    spec = jira_spec(server, [p.key for p in ds.projects])
+    boards = {sp.board_id for sp in ds.sprints}
+    open_ids = {str(sp.id) for sp in ds.sprints if sp.state != "closed"}
+    entities = ["projects", "boards", "sprints"]
+
+    run1 = make_run(spec, JIRA_CREDS, entities=entities, mode="incremental")  # no cursor: every sprint
+    assert Extraction(make_settings(), run1).run() == EXIT_OK
+    assert sprint_requests(server) == 3 * len(boards)
+    assert len(sprint_ids(server)) == len(ds.sprints)
+    commit_cursors(engine, run1)
+
+    server.counters.reset()
+    run2 = make_run(spec, JIRA_CREDS, entities=entities, mode="incremental")
+    assert Extraction(make_settings(), run2).run() == EXIT_OK
+    assert sprint_requests(server) == len(boards)  # one page a board, from the first open sprint
+    assert open_ids <= sprint_ids(server) and len(sprint_ids(server)) == len(boards) * (2 + 5)
+    commit_cursors(engine, run2)
+
+    server.counters.reset()  # once a day the walk starts from the first sprint again
+    run3 = make_run(spec, JIRA_CREDS, entities=entities, mode="incremental")
+    assert Extraction(make_settings(jira_metadata_hours=0), run3).run() == EXIT_OK
+    assert sprint_requests(server) == 3 * len(boards)
+
+
+def sprint_ids(server: JiraServer) -> set[str]:
+    return {k for page in server.counters.pages if page.path.endswith("/sprint") for k in page.keys}
+
+
+def test_the_sprint_cursor_stops_at_the_first_sprint_not_closed() -> None:
+    from quarry_extractor.jira import SPRINT_OVERLAP, closed_before, sprint_walk_start
+
+    first = closed_before(None, 0, ["closed"] * 50, full_at_ms=7)
+    assert first == {"closedBefore": 50, "open": False, "fullAtMs": 7}
+    second = closed_before(first, 50, ["closed", "active", "closed", "future"], full_at_ms=7)
+    assert second["closedBefore"] == 51 and second["open"]
+    assert closed_before(second, 100, ["closed"] * 3, full_at_ms=7) == second  # a later page: no change
+    day = 86_400_000
+    assert sprint_walk_start(second, "incremental", 7 + day - 1, day) == (51 - SPRINT_OVERLAP, 7)
+    assert sprint_walk_start(second, "incremental", 7 + day, day) == (0, 7 + day)  # daily from the start
+    assert sprint_walk_start(second, "full", 8, day) == (0, 8)
+    assert sprint_walk_start(None, "incremental", 8, day) == (0, 8)

@@ -323,3 +323,22 @@ def test_a_tenants_backlog_does_not_starve_another_tenant(
         consumer.ack(d)
     depth = eventually_depth(consumer, lambda d: d.total == 0)
     assert (depth.ready, depth.unacked) == (0, 0)
+
+
+def test_an_idle_consumer_finds_a_new_tenants_first_message_within_a_second(
+    connect: Callable[[], QueueBackend],
+) -> None:
+    """A warm worker that has waited on empty queues takes a tenant's first message (its lane new on
+    RabbitMQ) in well under the busy re-listing interval: a small first run is not held up."""
+    consumer = connect()
+    consumer.declare()
+    assert consumer.receive(T, 1, timeout=0.5) == []  # idle: every lane it knows is empty
+    publisher = connect()
+    first = tenant_msg("tenant-new", 0)
+    publisher.publish_many(T, [(first.message_id, first.to_bytes())])
+    started = time.monotonic()
+    got = consumer.receive(T, 1, timeout=5)
+    waited = time.monotonic() - started
+    assert [d.message_id for d in got] == [first.message_id]
+    consumer.ack(got[0])
+    assert waited < 1.0, waited

@@ -39,7 +39,17 @@ mode = os.environ["FAKE_MODE"]
 if sys.argv[1] == "worker":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     time.sleep(120)
-run_id = int(sys.argv[3])
+if sys.argv[2] == "--standby":  # as `quarry extract --standby`: the run id (and log file) on stdin
+    line = sys.stdin.readline().split()
+    if not line:
+        sys.exit(0)
+    run_id = int(line[0])
+    if len(line) > 1:
+        log = os.open(line[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.dup2(log, 1)
+        print(f"extracting run {run_id} in pid {os.getpid()}", flush=True)
+else:
+    run_id = int(sys.argv[3])
 engine = create_engine(os.environ["DATABASE_URL"])
 def sql(q, **kw):
     with engine.begin() as c:
@@ -98,7 +108,7 @@ def db(db_url: str) -> Iterator[Engine]:
 
 
 class Harness:
-    def __init__(self, db_url: str, engine: Engine, tmp: Path, mode: str) -> None:
+    def __init__(self, db_url: str, engine: Engine, tmp: Path, mode: str, **settings: Any) -> None:
         fake = tmp / "fake_quarry.py"
         fake.write_text(FAKE)
         self.now = datetime.now(UTC)
@@ -108,6 +118,7 @@ class Harness:
             secret_key=Fernet.generate_key().decode(),
             queue_prefix=f"qt{uuid.uuid4().hex[:8]}",
             QUARRY_EMBEDDER="off",
+            **{"QUARRY_WARM_WORKERS": 0, **settings},  # these tests watch the pools scale from zero
         )
         self.supervisor = Supervisor(
             {"DATABASE_URL": db_url, "FAKE_MODE": mode}, tmp / "logs", grace_seconds=3
@@ -328,3 +339,34 @@ def test_merged_pool_takes_the_most_generous_settings() -> None:
     assert (merged.max_replicas, merged.min_replicas, merged.target_per_replica) == (4, 1, 50)
     assert (merged.polling_seconds, merged.cooldown_seconds) == (5, 300)
     assert merged_pool([], cap=1).max_replicas == 1
+
+
+def test_warm_workers_wait_while_idle_and_a_run_takes_the_standby_extract_process(
+    db_url: str, db: Engine, tmp_path: Path
+) -> None:
+    h = Harness(db_url, db, tmp_path, "ok", QUARRY_WARM_WORKERS=1)
+    try:
+        h.controller.tick()
+        assert sorted(w.argv[-1] for w in h.supervisor.running("worker/")) == ["load", "transform"]
+        (standby,) = h.supervisor.running("standby/")
+        assert standby.argv[-2:] == ("extract", "--standby")
+        h.apply()
+        h.controller.tick()
+        (run,) = h.runs()
+        (child,) = h.supervisor.running("run/")
+        assert child.pid == standby.pid and child.argv[-2:] == ("--run-id", str(run.id))
+        assert not h.supervisor.running("standby/")  # not while the run takes the CPU
+        h.wait_exit()
+        for _ in range(3):
+            h.now += timedelta(seconds=2)
+            h.controller.tick()
+        assert [r.phase for r in h.runs()] == ["Succeeded"]
+        assert (
+            f"extracting run {run.id} in pid {standby.pid}"
+            in (tmp_path / "logs" / f"run-{run.id}.log").read_text()
+        )
+        assert len(h.supervisor.running("worker/")) == 2  # still warm once the run is done
+        (replacement,) = h.supervisor.running("standby/")
+        assert replacement.pid != standby.pid
+    finally:
+        h.close()

@@ -94,3 +94,31 @@ def test_exit_codes_and_tail(tmp_path: Path) -> None:
     (child,) = done
     assert child.exit_code == 1 and not child.stopping
     assert child.tail() == "boom: bad page"
+
+
+def test_a_standby_extract_process_exits_cleanly_when_no_run_comes() -> None:
+    """`quarry extract --standby` loads the extractor, then EOF on stdin (the controller stopped
+    wanting it) ends it with 0, before any database is touched."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "quarry_cli.main", "extract", "--standby"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:1/none"},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_child_started_nice_runs_at_lower_priority(tmp_path: Path) -> None:
+    """The embed worker starts with `nice`: its niceness is the parent's plus that."""
+    sup = Supervisor(grace_seconds=3)
+    child = sup.start("worker/embed", [sys.executable, "-c", "import time; time.sleep(30)"], nice=7)
+    try:
+        with open(f"/proc/{child.pid}/stat") as f:
+            niceness = int(f.read().rsplit(")", 1)[1].split()[16])
+        assert niceness == min(os.nice(0) + 7, 19)
+    finally:
+        sup.stop_all()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+import sys
+from typing import Any, TextIO
 
 
 def register(subparsers: Any) -> None:
@@ -15,17 +17,53 @@ def register(subparsers: Any) -> None:
         "Exit codes: 0 done, 1 retriable (run resumes on retry), 3 fatal (run Failed), "
         "143 stopped by SIGTERM after a checkpoint.",
     )
-    extract.add_argument("--run-id", type=int, required=True, help="the etl_runs id to extract")
+    which = extract.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run-id", type=int, help="the etl_runs id to extract")
+    which.add_argument(
+        "--standby",
+        action="store_true",
+        help="load everything, then wait for one line `RUN_ID [LOG_FILE]` on stdin and extract that run "
+        "(writing its output to LOG_FILE); EOF exits 0. `quarry up` keeps one such process ready so a "
+        "run starts without the interpreter's start-up",
+    )
     extract.set_defaults(func=run_extract)
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    if _is_retransform(args.run_id):
+    run_id = args.run_id
+    if args.standby:
+        from quarry_extractor import cli  # noqa: F401  (the point of waiting: imported before the run)
+
+        assigned = wait_for_run(sys.stdin)
+        if assigned is None:
+            return 0
+        run_id, log_file = assigned
+        if log_file:
+            redirect_output(log_file)
+    if _is_retransform(run_id):
         # One entry point for every run pod: a re-transform run replays stored pages instead.
-        return _replay(args.run_id)
+        return _replay(run_id)
     from quarry_extractor.cli import main
 
-    return main(args.run_id)
+    return main(run_id)
+
+
+def wait_for_run(stdin: TextIO) -> tuple[int, str] | None:
+    """`RUN_ID [LOG_FILE]` from one line of stdin; None at EOF (the standby is no longer wanted)."""
+    line = stdin.readline().strip()
+    if not line:
+        return None
+    run_id, _, log_file = line.partition(" ")
+    return int(run_id), log_file.strip()
+
+
+def redirect_output(path: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _is_retransform(run_id: int) -> bool:

@@ -229,7 +229,9 @@ def run_run(args: argparse.Namespace) -> int:
     try:
         while True:
             if local is None and not controller_running(engine):
-                candidate = ControllerThread(settings, engine)
+                # A controller for this one run: nothing to keep warm for the next.
+                one_run = settings.model_copy(update={"warm_workers": 0, "standby_extract": False})
+                candidate = ControllerThread(one_run, engine)
                 if candidate.start():
                     local = candidate
             with sessions() as session:

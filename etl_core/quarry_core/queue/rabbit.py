@@ -69,6 +69,9 @@ _SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow":
 ERROR_HEADER = "x-quarry-error"
 # How often a consumer re-lists the lanes (a new tenant's first messages wait at most this long).
 LANE_REFRESH_SECONDS = 2.0
+# A consumer whose known lanes are all empty re-lists sooner: a new tenant's first pages (its lane
+# just declared by the publisher) then wait a fraction of a second, not up to two.
+LANE_IDLE_REFRESH_SECONDS = 0.3
 # A lane empty for this long (at most a quarter of its expiry) is no longer polled, so that the
 # broker can expire it; it is polled again as soon as a probe finds messages in it.
 LANE_DORMANT_SECONDS = 600.0
@@ -294,8 +297,9 @@ class RabbitQueue(QueueBackend):
         self._ensure_open()
         deliveries: list[Delivery] = []
         deadline = time.monotonic() + timeout
+        idle = False
         while True:
-            lanes = round_robin(self._polled_lanes(stage), self._last_lane.get(stage))
+            lanes = round_robin(self._polled_lanes(stage, idle), self._last_lane.get(stage))
             # One message per lane per round; a lane found empty is left for the rest of this receive.
             while lanes and len(deliveries) < max_messages:
                 for lane in list(lanes):
@@ -310,6 +314,7 @@ class RabbitQueue(QueueBackend):
                     self._busy_at[lane] = time.monotonic()
             if deliveries or time.monotonic() >= deadline:
                 return deliveries
+            idle = True
             self._conn.sleep(self.poll_interval)
 
     def _get(self, stage: Stage, queue: str) -> Delivery | None:
@@ -343,12 +348,12 @@ class RabbitQueue(QueueBackend):
             return None
         return delivery
 
-    def _lanes_of(self, stage: Stage) -> list[str]:
-        """The stage's work queue and its tenant lanes, re-listed every LANE_REFRESH_SECONDS."""
+    def _lanes_of(self, stage: Stage, idle: bool = False) -> list[str]:
+        """The stage's work queue and its tenant lanes, re-listed every LANE_REFRESH_SECONDS (every
+        LANE_IDLE_REFRESH_SECONDS while every known lane is empty)."""
         main = queue_name(self.prefix, stage)
-        if self.lanes_enabled and time.monotonic() - self._lanes_listed_at.get(stage, -1e9) > (
-            LANE_REFRESH_SECONDS
-        ):
+        every = LANE_IDLE_REFRESH_SECONDS if idle else LANE_REFRESH_SECONDS
+        if self.lanes_enabled and time.monotonic() - self._lanes_listed_at.get(stage, -1e9) > every:
             self._lanes_listed_at[stage] = time.monotonic()
             try:
                 listed = self._list_queues(stage)
@@ -360,11 +365,11 @@ class RabbitQueue(QueueBackend):
                 self._note_listing(stage, listed)
         return [main, *self._lanes.get(stage, ())]
 
-    def _polled_lanes(self, stage: Stage) -> list[str]:
+    def _polled_lanes(self, stage: Stage, idle: bool = False) -> list[str]:
         """The lanes a receive visits: the work queue and every lane that held messages lately.
         A get keeps a lane from expiring, so a dormant lane is only probed (a passive declare
         does not) every LANE_REFRESH_SECONDS, and polled again once it holds messages."""
-        main, *lanes = self._lanes_of(stage)
+        main, *lanes = self._lanes_of(stage, idle)
         now = time.monotonic()
         probe = now - self._probed_at.get(stage, -1e9) > LANE_REFRESH_SECONDS
         if probe:
@@ -381,8 +386,15 @@ class RabbitQueue(QueueBackend):
     def _note_listing(self, stage: Stage, listed: dict[str, int]) -> None:
         self._listing_ok = True
         main = queue_name(self.prefix, stage)
-        self._lanes[stage] = {name for name in listed if name != main}
-        self._lanes_listed_at[stage] = time.monotonic()
+        now = time.monotonic()
+        known = self._lanes.get(stage, set())
+        lanes = {name for name in listed if name != main}
+        # A lane seen for the first time was most likely just declared by a publisher: polled at
+        # once rather than left for the next probe.
+        for lane in lanes - known:
+            self._busy_at.setdefault(lane, now)
+        self._lanes[stage] = lanes
+        self._lanes_listed_at[stage] = now
 
     def _list_queues(self, stage: Stage) -> dict[str, int]:
         """{name: unacked} of the stage's work queue and lanes, from the management API."""

@@ -59,6 +59,42 @@ STORY_POINT_NAMES = ("story points", "story point estimate")
 MAX_LISTED_FIELDS = 20  # more makes Jira shorten search pages
 BULK_CHANGELOG_IDS = 1000  # changelog/bulkfetch takes at most this many issue ids a call
 METADATA_CURSOR = "jira:metadata"  # when issue types, statuses and fields were last fetched
+# Closed sprints read again before the first one that was open: a deleted closed sprint shifts
+# the positions after it down.
+SPRINT_OVERLAP = 5
+
+
+def sprint_cursor(project: str, board_id: Any) -> str:
+    """Where a board's sprint walk may start: before it, every sprint was closed at the last run."""
+    return cursor_key(f"jira:{project}:board:{board_id}", "sprints")
+
+
+def sprint_walk_start(
+    cursor: Mapping[str, Any] | None, mode: str, now_ms: int, refresh_ms: int
+) -> tuple[int, int]:
+    """(startAt, fullAtMs) of a board's sprint walk. A board lists its sprints closed first, then
+    active and future ones, and a closed sprint stays closed: an incremental run starts at the
+    first sprint that was not closed at the last run, less SPRINT_OVERLAP (so it reads the active
+    and future ones and those closed since), and once a day from the first sprint (closed sprints
+    edited later)."""
+    if mode != "incremental" or not cursor or cursor.get("fullAtMs") is None:
+        return 0, now_ms
+    if now_ms - int(cursor["fullAtMs"]) >= refresh_ms:
+        return 0, now_ms
+    return max(0, int(cursor.get("closedBefore", 0)) - SPRINT_OVERLAP), int(cursor["fullAtMs"])
+
+
+def closed_before(
+    prior: Mapping[str, Any] | None, start: int, states: list[str], full_at_ms: int
+) -> dict[str, Any]:
+    """The sprint cursor after one page (from `start`, in the board's order) of this run's walk:
+    the position of the first sprint not closed, or past the last one while all were closed."""
+    if prior and prior.get("open"):
+        return dict(prior)  # an earlier page already found the first open sprint
+    first_open = next((i for i, state in enumerate(states) if state != "closed"), None)
+    if first_open is None:
+        return {"closedBefore": start + len(states), "open": False, "fullAtMs": full_at_ms}
+    return {"closedBefore": start + first_open, "open": True, "fullAtMs": full_at_ms}
 
 
 def jira_ms(text: str | None) -> int | None:
@@ -208,8 +244,9 @@ class Boards(JiraStream):
     name = entity = "boards"
     paginator = OffsetPaginator("values")
 
-    def __init__(self, with_sprints: bool) -> None:
+    def __init__(self, with_sprints: bool, options: JiraOptions | None = None) -> None:
         self.with_sprints = with_sprints
+        self.options = options
 
     def first(self, project: str) -> ApiRequest:
         return ApiRequest(
@@ -223,16 +260,23 @@ class Boards(JiraStream):
         for board in items:
             # Kanban boards answer 400 "does not support sprints"; do not ask.
             if isinstance(board, dict) and board.get("type", "scrum") == "scrum":
+                start, full_at = self._sprint_start(item.ctx["project"], board["id"])
                 req = ApiRequest(
                     "GET",
                     f"{AGILE}/board/{board['id']}/sprint",
-                    {"state": "active,closed,future", "startAt": 0, "maxResults": 50},
+                    {"state": "active,closed,future", "startAt": start, "maxResults": 50},
                     allow_status=(400,),
                 )
-                out.append(
-                    WorkItem("sprints", {"project": item.ctx["project"], "board_id": board["id"]}, req)
-                )
+                ctx = {"project": item.ctx["project"], "board_id": board["id"], "full_at_ms": full_at}
+                out.append(WorkItem("sprints", ctx, req))
         return out
+
+    def _sprint_start(self, project: str, board_id: Any) -> tuple[int, int]:
+        o = self.options
+        if o is None:
+            return 0, 0
+        cursor = o.cursors.get(sprint_cursor(project, board_id))
+        return sprint_walk_start(cursor, o.mode, o.now_ms, o.metadata_refresh_ms)
 
 
 class Sprints(JiraStream):
@@ -244,6 +288,18 @@ class Sprints(JiraStream):
         if response.status == 400:  # a board that does not support sprints after all
             return PageResult(items=[], next=None, store=False)
         return super().parse(item, response, candidate)
+
+    def context_params(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        return super().context_params({k: v for k, v in ctx.items() if k != "full_at_ms"})
+
+    def cursors(
+        self, item: WorkItem, items: list[Any], candidate: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        key = sprint_cursor(item.ctx["project"], item.ctx["board_id"])
+        states = [str(s.get("state", "")).lower() for s in items if isinstance(s, dict)]
+        start = int(item.request.params.get("startAt", 0))
+        full_at = int(item.ctx.get("full_at_ms") or 0)
+        return {key: closed_before(candidate.get(key), start, states, full_at)}
 
 
 class Issues(JiraStream):
@@ -356,7 +412,7 @@ class JiraConnector(Connector):
                 IssueTypes(),
                 Statuses(),
                 Fields(self),
-                Boards(with_sprints="sprints" in options.entities),
+                Boards(with_sprints="sprints" in options.entities, options=options),
                 Sprints(),
                 Issues(options.changelog_api, options.changelog_page_size),
                 ChangelogBulk(),
@@ -380,7 +436,9 @@ class JiraConnector(Connector):
         if cached is not None:
             work += self.issue_work(cached)
         if self.wants("boards", "sprints"):
-            work += [WorkItem("boards", {"project": p}, Boards(True).first(p)) for p in o.projects]
+            boards = self.streams["boards"]
+            assert isinstance(boards, Boards)
+            work += [WorkItem("boards", {"project": p}, boards.first(p)) for p in o.projects]
         if self.wants("issues"):
             for p in o.projects:
                 if self.since(p) is None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -146,10 +146,16 @@ class TransformWorker:
                     },
                 )
                 session.execute(stmt)
-            page = session.get(RawExtractionData, message.raw_id, with_for_update=True)
-            assert page is not None
-            page.transformed_at = func.now()
-            page.load_batches = len(loads)
+            # An UPDATE, not the ORM object: loading it again would fetch and decode the page's
+            # whole response a second time.
+            marked = session.execute(
+                update(RawExtractionData)
+                .where(RawExtractionData.id == message.raw_id)
+                .values(transformed_at=func.now(), load_batches=len(loads))
+                .execution_options(synchronize_session=False)
+            )
+            if marked.rowcount != 1:  # type: ignore[attr-defined]
+                raise FatalError(f"raw page {message.raw_id} does not exist (pruned?)")
             # A page with nothing to load (catalogs, empty pages) is loaded as soon as it is transformed.
             loaded_now = {} if loads else {"loaded": item_count}
             add_counts(session, tenant, message.run_id, entity, transformed=item_count, **loaded_now)
