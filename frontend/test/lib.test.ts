@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { nextRuns } from '../src/lib/cron'
 import { errorFor, splitList } from '../src/lib/forms'
-import { dayOf, formatDuration, formatTime } from '../src/lib/format'
+import { dayOf, formatDuration, formatTime, plural } from '../src/lib/format'
+import { browserZone, prefsFrom } from '../src/lib/prefs'
+import { ApiError } from '../src/api/client'
+import { isBusy } from '../src/pages/Search'
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString())
 
@@ -66,5 +69,28 @@ describe('forms', () => {
   })
   it('splits lists on commas and spaces', () => {
     expect(splitList(' ENG, OPS  QA,,')).toEqual(['ENG', 'OPS', 'QA'])
+  })
+})
+
+describe('preferences and small words', () => {
+  it("a time zone never chosen is the browser's, a chosen one is kept", () => {
+    expect(prefsFrom({})).toEqual({ theme: 'system', timeZone: browserZone, defaultTenant: null })
+    expect(prefsFrom({ theme: 'dark', timeZone: 'Asia/Tokyo', defaultTenant: 'acme' })).toEqual({
+      theme: 'dark',
+      timeZone: 'Asia/Tokyo',
+      defaultTenant: 'acme',
+    })
+    expect(plural(1, 'page')).toBe('1 page')
+    expect(plural(0, 'page')).toBe('0 pages')
+    expect(plural(1200, 'page')).toBe('1,200 pages')
+  })
+
+  it('tells a busy vector store (ask again soon) from other failures', () => {
+    const busy = 'the vector store is busy embedding new rows; try again in a moment'
+    expect(isBusy(new ApiError(503, { detail: busy }))).toBe(true)
+    expect(isBusy(new ApiError(503, { detail: 'vector search is off (QUARRY_EMBEDDER=off)' }))).toBe(false)
+    expect(isBusy(new ApiError(500, { detail: busy }))).toBe(false)
+    expect(isBusy(new Error(busy))).toBe(false)
+    expect(isBusy(undefined)).toBe(false)
   })
 })

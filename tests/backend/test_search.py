@@ -58,7 +58,9 @@ def test_search_finds_the_tenants_own_points_only(
         body = response.json()
         assert body["embedder"] == "hashing-384" and body["vectors"] == "local"
         keys = [h["key"] for h in body["hits"]]
-        assert keys[0] == "ENG-1" and set(keys) == {"ENG-1", "ENG-2", "acme/api#7"}
+        # ENG-2 shares no word with the question: no answer, rather than one scored zero.
+        assert keys == ["ENG-1", "acme/api#7"]
+        assert all(h["score"] > 0 for h in body["hits"])
         assert body["hits"][0] | {"score": 0} == {
             "score": 0,
             "kind": "work_item",
@@ -134,7 +136,7 @@ def test_status_counts_the_tenants_points_and_shares_the_local_directory(
             },
         }
         # Between requests the API holds no lock: another client (the embed worker) can write.
-        _points(tmp_path / "qdrant", _record(acme.name, "ENG-2", "dark mode"))
+        _points(tmp_path / "qdrant", _record(acme.name, "ENG-2", "dark mode on the login page"))
         assert client.get("/api/v1/search/status", headers=acme.headers()).json()["points"] == 3
 
         # While another process holds the directory past the wait, search is busy and status says so.

@@ -111,7 +111,9 @@ def search(
             state=h.get("state"),
         )
         for h in found
-        if h.get("tenant") == principal.tenant  # the filter already says so; a hit must never leak
+        # A score of zero or less shares nothing with the question (the hashing embedder: no word in
+        # common), so it is no answer; the filter already says tenant, but a hit must never leak.
+        if h["score"] > 0 and h.get("tenant") == principal.tenant
     ]
     return SearchOut(
         embedder=embedder,
