@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,9 +146,15 @@ def test_status_counts_the_tenants_points_and_shares_the_local_directory(
             search_app.state.vectors.lock_wait = 0.2
             busy = client.get("/api/v1/search", params={"q": "login"}, headers=acme.headers())
             assert busy.status_code == 503 and "busy" in busy.json()["detail"]
+            # The status, which the dashboard polls, says so within about a second, whatever
+            # the store's own wait.
+            search_app.state.vectors.lock_wait = 30.0
+            started = time.monotonic()
             status = client.get("/api/v1/search/status", headers=acme.headers()).json()
+            assert time.monotonic() - started < 5
             assert (status["available"], status["points"]) == (False, None)
             assert "busy" in status["reason"] and status["progress"]["pending"] == 2
+            assert search_app.state.vectors.lock_wait == 30.0
         finally:
             held.close()
         found = client.get("/api/v1/search", params={"q": "login"}, headers=acme.headers()).json()

@@ -174,7 +174,9 @@ export function SearchPage() {
               {BUSY_TEXT}
             </p>
           ) : results.loading ? (
-            <Loading what="Searching" />
+            <Loading
+              what={status.data?.available === false ? 'Searching as soon as the vector store is free' : 'Searching'}
+            />
           ) : results.error ? (
             <ErrorState error={results.error} retry={results.reload} />
           ) : results.data && results.data.hits.length ? (
