@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { nextRuns } from '../src/lib/cron'
-import { errorFor, splitList } from '../src/lib/forms'
+import { apiFailure, errorFor, splitList } from '../src/lib/forms'
 import { dayOf, formatDuration, formatTime, plural } from '../src/lib/format'
 import { browserZone, prefsFrom } from '../src/lib/prefs'
 import { ApiError } from '../src/api/client'
@@ -66,6 +66,17 @@ describe('forms', () => {
     expect(errorFor(fields, 'scope')).toBe('bad key')
     expect(errorFor(fields, 'name')).toBe('taken')
     expect(errorFor(fields, 'baseUrl')).toBeUndefined()
+  })
+  it("puts a 409 on the form's name field, a 422 on the fields it names", () => {
+    const taken = new ApiError(409, { detail: 'job acme-sync exists already' })
+    expect(apiFailure(taken, 'name')).toEqual({
+      fields: { name: 'job acme-sync exists already' },
+      message: 'job acme-sync exists already',
+    })
+    expect(apiFailure(taken).fields).toEqual({})
+    const invalid = new ApiError(422, { detail: [{ loc: ['body', 'schedule'], msg: 'Value error, bad cron' }] })
+    expect(apiFailure(invalid, 'name').fields).toEqual({ schedule: 'bad cron' })
+    expect(apiFailure(new Error('offline'))).toEqual({ fields: {}, message: 'Error: offline' })
   })
   it('splits lists on commas and spaces', () => {
     expect(splitList(' ENG, OPS  QA,,')).toEqual(['ENG', 'OPS', 'QA'])

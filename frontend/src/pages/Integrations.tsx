@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react'
-import { api, ApiError, unwrap, type Integration, type Schemas } from '../api/client'
+import { api, unwrap, type Integration, type Schemas } from '../api/client'
 import { Field } from '../components/Field'
 import { Phase, Time } from '../components/bits'
 import { QueryView } from '../components/States'
-import { errorFor, NAME, splitList } from '../lib/forms'
+import { apiFailure, errorFor, NAME, splitList } from '../lib/forms'
 import { useQuery } from '../lib/hooks'
 import { useCanEdit } from '../lib/me'
 import { Table } from '../components/Table'
@@ -80,10 +80,9 @@ function IntegrationForm({ existing, onDone }: { existing?: Integration; onDone:
       else await unwrap(api.PUT('/api/v1/integrations/{name}', { params: { path: { name: existing.name } }, body }))
       onDone(creating ? d.name : existing.name)
     } catch (error) {
-      if (error instanceof ApiError) {
-        setErrors(error.fields)
-        setMessage(error.message)
-      } else setMessage(String(error))
+      const failure = apiFailure(error, 'name')
+      setErrors(failure.fields)
+      setMessage(failure.message)
     } finally {
       setBusy(false)
     }

@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from 'react'
 import { Link, useNavigate } from 'react-router-dom'
-import { api, ApiError, unwrap, type Schemas } from '../api/client'
+import { api, unwrap, type Schemas } from '../api/client'
 import { Field } from '../components/Field'
 import { ScheduleField, scheduleCheck } from '../components/ScheduleField'
 import { Phase, Time } from '../components/bits'
 import { QueryView } from '../components/States'
-import { errorFor, NAME } from '../lib/forms'
+import { apiFailure, errorFor, NAME } from '../lib/forms'
 import { useInterval, useLive, useQuery } from '../lib/hooks'
 import { useCanEdit } from '../lib/me'
 import { Table } from '../components/Table'
@@ -46,10 +46,9 @@ function NewJobForm({ onDone }: { onDone: (name?: string) => void }) {
       )
       onDone(name)
     } catch (error) {
-      if (error instanceof ApiError) {
-        setErrors(error.fields)
-        setMessage(error.message)
-      } else setMessage(String(error))
+      const failure = apiFailure(error, 'name')
+      setErrors(failure.fields)
+      setMessage(failure.message)
     }
   }
 

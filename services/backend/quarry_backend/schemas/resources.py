@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from croniter import croniter
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from quarry_backend.schemas.base import ApiModel, Name, OutModel
 from quarry_core.resources import (
@@ -159,6 +160,14 @@ class JobFields(ApiModel):
     )
     suspend: bool = False
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        # The spec checks it again; checked here, the 422 names the field instead of the body.
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
 
     def spec(self, keep: dict[str, Any] | None = None) -> EtlJobSpec:
         spec = EtlJobSpec(
