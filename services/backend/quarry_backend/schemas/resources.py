@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from croniter import croniter
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from quarry_backend.schemas.base import ApiModel, Name, OutModel
@@ -164,10 +163,8 @@ class JobFields(ApiModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        # The spec checks it again; checked here, the 422 names the field instead of the body.
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
-        return value
+        # The spec's own check, run here too so that the 422 names the field instead of the body.
+        return EtlJobSpec._valid_cron(value)
 
     def spec(self, keep: dict[str, Any] | None = None) -> EtlJobSpec:
         spec = EtlJobSpec(
