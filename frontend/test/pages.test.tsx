@@ -9,7 +9,7 @@ import { MeContext } from '../src/lib/me'
 import { moveAnnouncement, moveStep, togglePoint, workflowProblems, type DraftStep } from '../src/lib/workflow'
 import { validateUser } from '../src/pages/Admin'
 import { choices } from '../src/pages/Insights'
-import { IntegrationActions } from '../src/pages/Integrations'
+import { IntegrationActions, notReadyReason } from '../src/pages/Integrations'
 import { JobActions, type Action } from '../src/pages/Job'
 import { validateHierarchy } from '../src/pages/mappings/Hierarchies'
 import { StatusOutcome, validateStatusMapping } from '../src/pages/mappings/Statuses'
@@ -251,5 +251,16 @@ describe('a viewer sees integrations and jobs but no controls to change them', (
     rerender(as('viewer', actions))
     expect(screen.queryAllByRole('button')).toEqual([])
     expect(screen.queryByRole('status')).toBeNull()
+  })
+})
+
+describe('integration phase', () => {
+  it('says why an integration is not ready, and nothing when it is', () => {
+    const ok = { type: 'Ready', status: 'True', reason: 'Verified', message: 'authenticated' }
+    const bad = { type: 'Ready', status: 'False', reason: 'Unauthorized', message: 'the token was refused' }
+    expect(notReadyReason([ok])).toBe('')
+    expect(notReadyReason([])).toBe('')
+    expect(notReadyReason([ok, bad])).toBe('Unauthorized: the token was refused')
+    expect(notReadyReason([{ ...bad, message: '' }])).toBe('Unauthorized')
   })
 })

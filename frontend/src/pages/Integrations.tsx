@@ -168,6 +168,13 @@ function IntegrationForm({ existing, onDone }: { existing?: Integration; onDone:
   )
 }
 
+/** Why an integration is not ready, from its first condition that does not hold ('' when all hold). */
+export function notReadyReason(conditions: Schemas['ConditionOut'][]): string {
+  const failing = conditions.find((c) => c.status !== 'True')
+  if (!failing) return ''
+  return failing.message ? `${failing.reason}: ${failing.message}` : failing.reason
+}
+
 /** Test, edit and delete of one integration, with the outcome of its last test; nothing for a viewer. */
 export function IntegrationActions({
   name,
@@ -275,6 +282,9 @@ export function IntegrationsPage() {
                 <td>{i.credentials.set ? 'set' : 'not set'}</td>
                 <td>
                   <Phase phase={i.phase ?? 'Pending'} />
+                  {notReadyReason(i.conditions) && (
+                    <small className="muted wrap block">{notReadyReason(i.conditions)}</small>
+                  )}
                 </td>
                 <td>
                   <Time value={i.lastCheckTime} />
