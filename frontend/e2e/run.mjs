@@ -472,6 +472,43 @@ try {
   log('log out')
   await page.getByRole('button', { name: 'Log out' }).click()
   await page.getByRole('heading', { name: 'Log in' }).waitFor()
+
+  log('a viewer reads integrations, jobs and dead letters without the controls the API would refuse')
+  const viewer = { email: 'viewer@ui-e2e.example', password: 'a viewer password' }
+  const admin = await fetch(`${BASE}/api/v1/auth/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ username: env.QUARRY_EMAIL, password: env.QUARRY_PASSWORD }),
+  }).then((r) => r.json())
+  const made = await fetch(`${BASE}/api/v1/users`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin.access_token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...viewer, role: 'viewer' }),
+  })
+  check(made.status === 201, `the viewer is created: ${made.status}`)
+  await page.getByLabel('Email').fill(viewer.email)
+  await page.getByLabel('Password').fill(viewer.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await heading('Home').waitFor()
+  await go('/integrations', 'Integrations')
+  await page.getByRole('row', { name: /e2e-jira/ }).waitFor()
+  await page.getByText('Creating, changing and testing integrations needs the editor role.').waitFor()
+  const buttonsOf = async () =>
+    (await page.getByRole('main').getByRole('button').allInnerTexts()).filter((t) => t !== 'Log out')
+  check((await buttonsOf()).length === 0, `no controls on Integrations: ${await buttonsOf()}`)
+  await shoot('integrations-viewer')
+  await go('/jobs', 'Jobs')
+  await page.getByRole('link', { name: 'e2e-sync' }).click()
+  await heading(/e2e-sync/).waitFor()
+  await page.getByText('Starting, stopping and scheduling this job needs the editor role.').waitFor()
+  await page.getByRole('heading', { level: 2, name: /run #\d+/ }).waitFor()
+  check((await buttonsOf()).length === 0, `no controls on the job: ${await buttonsOf()}`)
+  check((await page.getByRole('form', { name: 'Schedule' }).count()) === 0, 'no schedule editor')
+  await shoot('job-viewer')
+  await go('/queues', 'Queues')
+  await page.getByText('Replaying or discarding a dead letter needs the editor role.').waitFor()
+  check((await page.getByRole('button', { name: /Replay|Discard/ }).count()) === 0, 'no replay or discard')
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.getByRole('heading', { name: 'Log in' }).waitFor()
   check(problems.length === 0, problems.join('\n'))
   console.log('e2e: passed')
 } catch (error) {

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react'
 import { Navigate, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router-dom'
 import { api, loadSession, logout, onSessionChange, type Session } from './api/client'
 import { MeContext, type Me } from './lib/me'
-import { applyTheme, cachedPrefs, cachePrefs, PrefsContext, type Prefs } from './lib/prefs'
+import { applyTheme, cachedPrefs, cachePrefs, PrefsContext, prefsFrom, type Prefs } from './lib/prefs'
 import { AdminPage } from './pages/Admin'
 import { DataPage } from './pages/Data'
 import { HomePage } from './pages/Home'
@@ -60,12 +60,7 @@ export function App() {
           data && setMe({ id: data.id ?? null, email: data.email ?? null, tenant: data.tenant, role: data.role }),
       )
     api.GET('/api/v1/me/preferences').then(({ data }) => {
-      if (data)
-        setPrefs({
-          theme: data.theme ?? 'system',
-          timeZone: data.timeZone ?? 'UTC',
-          defaultTenant: data.defaultTenant ?? null,
-        })
+      if (data) setPrefs(prefsFrom(data))
     })
     // Only a new login should reload who and where the user is, not a refreshed token.
     // eslint-disable-next-line react-hooks/exhaustive-deps

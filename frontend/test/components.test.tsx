@@ -102,11 +102,20 @@ describe('page logic', () => {
     const run = (finishedAt: string, loaded: number) =>
       ({ finishedAt, createdAt: finishedAt, counts: { issues: { loaded }, sprints: { loaded: 1 } } }) as unknown as Run
     const runs = [run('2026-11-30T10:00:00Z', 5), run('2026-11-30T20:00:00Z', 7), run('2026-11-29T10:00:00Z', 2)]
-    expect(loadedPerDay(runs, 'UTC')).toEqual([
+    const now = new Date('2026-11-30T21:00:00Z')
+    expect(loadedPerDay(runs, 'UTC', now, 3)).toEqual([
+      { label: '2026-11-28', value: 0 },
       { label: '2026-11-29', value: 3 },
       { label: '2026-11-30', value: 14 },
     ])
-    expect(loadedPerDay(runs, 'Asia/Tokyo').map((p) => p.label)).toEqual(['2026-11-29', '2026-11-30', '2026-12-01'])
+    // In Tokyo it is already 1 December; the run of 29 November at 10:00 UTC falls out of a two-day window.
+    expect(loadedPerDay(runs, 'Asia/Tokyo', now, 2)).toEqual([
+      { label: '2026-11-30', value: 6 },
+      { label: '2026-12-01', value: 8 },
+    ])
+    // Across the end of daylight saving time every day is there once.
+    const fall = loadedPerDay([], 'America/New_York', new Date('2026-11-03T12:00:00Z'), 4).map((p) => p.label)
+    expect(fall).toEqual(['2026-10-31', '2026-11-01', '2026-11-02', '2026-11-03'])
   })
 
   it('measures records per second over the recent window', () => {

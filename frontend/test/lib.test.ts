@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { nextRuns } from '../src/lib/cron'
-import { errorFor, splitList } from '../src/lib/forms'
-import { dayOf, formatDuration, formatTime } from '../src/lib/format'
+import { apiFailure, errorFor, splitList } from '../src/lib/forms'
+import { dayOf, formatDuration, formatTime, plural } from '../src/lib/format'
+import { browserZone, prefsFrom } from '../src/lib/prefs'
+import { ApiError } from '../src/api/client'
+import { isBusy } from '../src/pages/Search'
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString())
 
@@ -64,7 +67,41 @@ describe('forms', () => {
     expect(errorFor(fields, 'name')).toBe('taken')
     expect(errorFor(fields, 'baseUrl')).toBeUndefined()
   })
+  it("puts a 409 on the form's name field, a 422 on the fields it names", () => {
+    const taken = new ApiError(409, { detail: 'job acme-sync exists already' })
+    expect(apiFailure(taken, 'name')).toEqual({
+      fields: { name: 'job acme-sync exists already' },
+      message: 'job acme-sync exists already',
+    })
+    expect(apiFailure(taken).fields).toEqual({})
+    const invalid = new ApiError(422, { detail: [{ loc: ['body', 'schedule'], msg: 'Value error, bad cron' }] })
+    expect(apiFailure(invalid, 'name').fields).toEqual({ schedule: 'bad cron' })
+    expect(apiFailure(new Error('offline'))).toEqual({ fields: {}, message: 'Error: offline' })
+  })
   it('splits lists on commas and spaces', () => {
     expect(splitList(' ENG, OPS  QA,,')).toEqual(['ENG', 'OPS', 'QA'])
+  })
+})
+
+describe('preferences and small words', () => {
+  it("a time zone never chosen is the browser's, a chosen one is kept", () => {
+    expect(prefsFrom({})).toEqual({ theme: 'system', timeZone: browserZone, defaultTenant: null })
+    expect(prefsFrom({ theme: 'dark', timeZone: 'Asia/Tokyo', defaultTenant: 'acme' })).toEqual({
+      theme: 'dark',
+      timeZone: 'Asia/Tokyo',
+      defaultTenant: 'acme',
+    })
+    expect(plural(1, 'page')).toBe('1 page')
+    expect(plural(0, 'page')).toBe('0 pages')
+    expect(plural(1200, 'page')).toBe('1,200 pages')
+  })
+
+  it('tells a busy vector store (ask again soon) from other failures', () => {
+    const busy = 'the vector store is busy embedding new rows; try again in a moment'
+    expect(isBusy(new ApiError(503, { detail: busy }))).toBe(true)
+    expect(isBusy(new ApiError(503, { detail: 'vector search is off (QUARRY_EMBEDDER=off)' }))).toBe(false)
+    expect(isBusy(new ApiError(500, { detail: busy }))).toBe(false)
+    expect(isBusy(new Error(busy))).toBe(false)
+    expect(isBusy(undefined)).toBe(false)
   })
 })

@@ -1,5 +1,6 @@
 import { cleanup, fireEvent, render, screen } from '@testing-library/react'
-import { useState } from 'react'
+import { useState, type ReactNode } from 'react'
+import { MemoryRouter } from 'react-router-dom'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Schemas } from '../src/api/client'
 import { RowActions, useMappingEdits } from '../src/components/MappingFrame'
@@ -8,6 +9,8 @@ import { MeContext } from '../src/lib/me'
 import { moveAnnouncement, moveStep, togglePoint, workflowProblems, type DraftStep } from '../src/lib/workflow'
 import { validateUser } from '../src/pages/Admin'
 import { choices } from '../src/pages/Insights'
+import { IntegrationActions, notReadyReason } from '../src/pages/Integrations'
+import { JobActions, type Action } from '../src/pages/Job'
 import { validateHierarchy } from '../src/pages/mappings/Hierarchies'
 import { StatusOutcome, validateStatusMapping } from '../src/pages/mappings/Statuses'
 import { validateTypeMapping } from '../src/pages/mappings/Types'
@@ -210,5 +213,54 @@ describe('a viewer sees mappings but no controls to change them', () => {
     expect(screen.getByRole('button', { name: 'Remove the mapping of type Story' })).toBeTruthy()
     rerender(<Row role="viewer" />)
     expect(screen.queryAllByRole('button')).toEqual([])
+  })
+})
+
+describe('a viewer sees integrations and jobs but no controls to change them', () => {
+  const as = (role: string, children: ReactNode) => (
+    <MemoryRouter>
+      <MeContext.Provider value={{ id: 1, email: 'a@b.c', tenant: 't', role }}>{children}</MeContext.Provider>
+    </MemoryRouter>
+  )
+
+  it('job actions: start, pause, stop and re-transform for an editor; only the work items link for a viewer', () => {
+    const asked: Action[] = []
+    const actions = <JobActions suspended={false} onAction={(a) => asked.push(a)} />
+    const { rerender } = render(as('editor', actions))
+    for (const name of ['Start run', 'Pause', 'Stop', 'Re-transform'])
+      fireEvent.click(screen.getByRole('button', { name }))
+    expect(asked).toEqual(['run', 'pause', 'stop', 'retransform'])
+    rerender(as('editor', <JobActions suspended onAction={() => undefined} />))
+    expect(screen.getByRole('button', { name: 'Resume' })).toBeTruthy()
+    rerender(as('viewer', actions))
+    expect(screen.queryAllByRole('button')).toEqual([])
+    expect(screen.getByRole('link', { name: 'Work items' })).toBeTruthy()
+    expect(screen.getByText(/needs the editor role/)).toBeTruthy()
+  })
+
+  it("integration actions (with the last test's outcome) for an editor, none for a viewer", () => {
+    const check: Schemas['CheckOut'] = { ready: false, reason: 'Unauthorized', message: 'token refused' }
+    const nothing = () => undefined
+    const actions = (
+      <IntegrationActions name="acme" check={check} onTest={nothing} onEdit={nothing} onDelete={nothing} />
+    )
+    const { rerender } = render(as('editor', actions))
+    expect(screen.getByRole('status').textContent).toBe('Failed: Unauthorized — token refused')
+    for (const name of ['Test connection of acme', 'Edit acme', 'Delete acme'])
+      expect(screen.getByRole('button', { name })).toBeTruthy()
+    rerender(as('viewer', actions))
+    expect(screen.queryAllByRole('button')).toEqual([])
+    expect(screen.queryByRole('status')).toBeNull()
+  })
+})
+
+describe('integration phase', () => {
+  it('says why an integration is not ready, and nothing when it is', () => {
+    const ok = { type: 'Ready', status: 'True', reason: 'Verified', message: 'authenticated' }
+    const bad = { type: 'Ready', status: 'False', reason: 'Unauthorized', message: 'the token was refused' }
+    expect(notReadyReason([ok])).toBe('')
+    expect(notReadyReason([])).toBe('')
+    expect(notReadyReason([ok, bad])).toBe('Unauthorized: the token was refused')
+    expect(notReadyReason([{ ...bad, message: '' }])).toBe('Unauthorized')
   })
 })

@@ -92,7 +92,8 @@ def test_logins_are_limited_per_account(client: TestClient, acme: Tenant) -> Non
 
 def test_preferences_are_validated_and_kept(client: TestClient, acme: Tenant) -> None:
     h = acme.headers("viewer")
-    assert client.get("/api/v1/me/preferences", headers=h).json()["theme"] == "system"
+    fresh = client.get("/api/v1/me/preferences", headers=h).json()
+    assert (fresh["theme"], fresh["timeZone"]) == ("system", None)  # no zone chosen: the browser's
     bad = client.put("/api/v1/me/preferences", json={"theme": "dark", "timeZone": "Mars/Olympus"}, headers=h)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "timeZone"
     ok = client.put("/api/v1/me/preferences", json={"theme": "dark", "timeZone": "Europe/Berlin"}, headers=h)

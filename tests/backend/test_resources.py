@@ -59,6 +59,10 @@ def test_bad_input_is_422_naming_the_field(client: TestClient, acme: Tenant) -> 
     ]
     bad_cron = client.post("/api/v1/jobs", json={**JIRA_JOB, "schedule": "every day"}, headers=h)
     assert bad_cron.status_code == 422 and bad_cron.json()["detail"][0]["loc"] == ["body", "schedule"]
+    no_minute_61 = client.post("/api/v1/jobs", json={**JIRA_JOB, "schedule": "61 * * * *"}, headers=h)
+    assert no_minute_61.status_code == 422
+    assert no_minute_61.json()["detail"][0]["loc"] == ["body", "schedule"]
+    assert "not a valid cron expression" in no_minute_61.json()["detail"][0]["msg"]
 
 
 def test_job_crud_and_actions(client: TestClient, acme: Tenant, engine: Engine) -> None:

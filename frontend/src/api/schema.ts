@@ -1686,10 +1686,10 @@ export interface components {
             theme: "light" | "dark" | "system";
             /**
              * Timezone
-             * @default UTC
+             * @description An IANA time zone; none: the browser's own.
              * @example Europe/Berlin
              */
-            timeZone: string;
+            timeZone?: string | null;
         };
         /** PullRequestOut */
         PullRequestOut: {

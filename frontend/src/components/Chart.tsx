@@ -30,7 +30,8 @@ function Axes({ max, unit, points, step }: { max: number; unit: string; points: 
         {unit}
       </text>
       {points.map((p, i) =>
-        i % every === 0 ? (
+        // Counted from the newest, so the latest point always has its label.
+        (points.length - 1 - i) % every === 0 ? (
           <text key={p.label} x={PAD.left + step * i + step / 2} y={H - 8} textAnchor="middle">
             {p.label.length > 5 ? p.label.slice(5) : p.label}
           </text>
@@ -95,17 +96,22 @@ export function LineChart({
         aria-label={`${title}: ${series.map((s) => `${s.name} ${describe(s.points, unit)}`).join('; ')}`}
       >
         <Axes max={max} unit={unit} points={first} step={stepX || step} />
-        {series.map((s, i) => (
-          <polyline
-            key={s.name}
-            className={`line s${i}`}
-            fill="none"
-            points={s.points
-              .map((p, j) => (p.value == null ? null : `${PAD.left + stepX * j + stepX / 2},${y(p.value)}`))
-              .filter(Boolean)
-              .join(' ')}
-          />
-        ))}
+        {series.map((s, i) => {
+          const at = s.points.flatMap((p, j) =>
+            p.value == null ? [] : [{ x: PAD.left + stepX * j + stepX / 2, y: y(p.value), p }],
+          )
+          // A dot on every value: a week alone between empty ones would otherwise draw nothing.
+          return (
+            <g key={s.name} className={`line s${i}`}>
+              <polyline fill="none" points={at.map((a) => `${a.x},${a.y}`).join(' ')} />
+              {at.map((a) => (
+                <circle key={a.p.label} cx={a.x} cy={a.y} r={3}>
+                  <title>{`${s.name} ${a.p.label}: ${Number((a.p.value ?? 0).toFixed(1))} ${unit}`}</title>
+                </circle>
+              ))}
+            </g>
+          )
+        })}
       </svg>
     </figure>
   )

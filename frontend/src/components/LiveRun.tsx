@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router-dom'
 import { api, unwrap, type EntityCounts, type Run } from '../api/client'
-import { formatDuration } from '../lib/format'
+import { formatDuration, plural } from '../lib/format'
 import { useLive, useQuery } from '../lib/hooks'
 import { Phase, Progress, Time } from './bits'
 import { totals } from './RunsTable'
@@ -18,7 +18,16 @@ export function rate(samples: { t: number; n: number }[], window = 10_000): numb
 }
 
 /** One run, kept current by the WebSocket: phase, waits, and counters per entity and stage. */
-export function LiveRun({ runId, onPhase }: { runId: number; onPhase?: (phase: string) => void }) {
+export function LiveRun({
+  runId,
+  onPhase,
+  title,
+}: {
+  runId: number
+  onPhase?: (phase: string) => void
+  /** The panel's heading; by default "Current run" or "Latest run" (a job's page). */
+  title?: string
+}) {
   const run = useQuery(() => unwrap(api.GET('/api/v1/runs/{run_id}', { params: { path: { run_id: runId } } })), [runId])
   const [counts, setCounts] = useState<Record<string, EntityCounts>>({})
   const samples = useRef<{ t: number; n: number }[]>([])
@@ -64,7 +73,11 @@ export function LiveRun({ runId, onPhase }: { runId: number; onPhase?: (phase: s
   return (
     <section className="panel live" aria-labelledby={`live-${runId}`}>
       <h2 id={`live-${runId}`}>
-        {finished ? 'Latest run' : 'Current run'} <Link to={`/runs/${runId}`}>#{runId}</Link>{' '}
+        {title ?? (
+          <>
+            {finished ? 'Latest run' : 'Current run'} <Link to={`/runs/${runId}`}>#{runId}</Link>
+          </>
+        )}{' '}
         <span data-testid="run-phase">
           <Phase phase={data.phase} />
         </span>
@@ -99,12 +112,23 @@ export function LiveRun({ runId, onPhase }: { runId: number; onPhase?: (phase: s
         {entities.map((entity) => {
           const c = merged[entity] ?? { pages: 0, extracted: 0, transformed: 0, loaded: 0, failed: 0 }
           const extracted = c.extracted ?? 0
+          // A re-transform extracts nothing: it replays stored pages, so what it transformed is the whole.
+          const replay = data.trigger === 'retransform'
+          const whole = replay ? (c.transformed ?? 0) : extracted
           return (
             <div key={entity} className="entity">
               <h3>{entity}</h3>
-              <Progress label={`${entity} extracted (${c.pages ?? 0} pages)`} value={extracted} max={extracted} />
-              <Progress label={`${entity} transformed`} value={c.transformed ?? 0} max={extracted} />
-              <Progress label={`${entity} loaded`} value={c.loaded ?? 0} max={extracted} />
+              {replay ? (
+                <p className="muted">replayed from stored raw pages</p>
+              ) : (
+                <Progress
+                  label={`${entity} extracted (${plural(c.pages ?? 0, 'page')})`}
+                  value={extracted}
+                  max={extracted}
+                />
+              )}
+              <Progress label={`${entity} transformed`} value={c.transformed ?? 0} max={whole} />
+              <Progress label={`${entity} loaded`} value={c.loaded ?? 0} max={whole} />
               {(c.failed ?? 0) > 0 && <p className="form-error">{c.failed} failed</p>}
             </div>
           )

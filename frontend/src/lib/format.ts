@@ -39,3 +39,8 @@ export function formatNumber(n: number | null | undefined): string {
 export function dayOf(value: string, timeZone: string): string {
   return formatTime(value, timeZone).slice(0, 10)
 }
+
+/** "1 page", "3 pages". */
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`
+}

@@ -16,8 +16,14 @@ export function splitList(text: string): string[] {
 
 export const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
-/** Messages of a form: its own checks first, then the API's answer (422 fields, or one message). */
-export function apiFailure(error: unknown): { fields: Record<string, string>; message: string } {
+/** Messages of a form: its own checks first, then the API's answer (422 fields, or one message). A 409
+ * (the name is taken) lands on `conflictField` when the form has one. */
+export function apiFailure(
+  error: unknown,
+  conflictField?: string,
+): { fields: Record<string, string>; message: string } {
+  if (error instanceof ApiError && error.status === 409 && conflictField)
+    return { fields: { [conflictField]: error.message }, message: error.message }
   if (error instanceof ApiError) return { fields: error.fields, message: error.message }
   return { fields: {}, message: String(error) }
 }

@@ -9,6 +9,19 @@ export interface Prefs {
 export const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
 export const DEFAULT_PREFS: Prefs = { theme: 'system', timeZone: browserZone, defaultTenant: null }
 
+/** Preferences as the API stores them; a zone never chosen is the browser's own. */
+export function prefsFrom(stored: {
+  theme?: Prefs['theme'] | null
+  timeZone?: string | null
+  defaultTenant?: string | null
+}): Prefs {
+  return {
+    theme: stored.theme ?? 'system',
+    timeZone: stored.timeZone ?? browserZone,
+    defaultTenant: stored.defaultTenant ?? null,
+  }
+}
+
 export const PrefsContext = createContext<{ prefs: Prefs; setPrefs: (p: Prefs) => void }>({
   prefs: DEFAULT_PREFS,
   setPrefs: () => undefined,

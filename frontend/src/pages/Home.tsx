@@ -8,15 +8,20 @@ import { dayOf } from '../lib/format'
 import { useLive, useQuery } from '../lib/hooks'
 import { useTimeZone } from '../lib/prefs'
 
-/** Records loaded per day (in the user's zone) over the given runs, oldest day first. */
-export function loadedPerDay(runs: Run[], timeZone: string): Point[] {
-  const byDay = new Map<string, number>()
+/** Records loaded per day (in the user's zone) over the last `days` days up to `now`, oldest first; a day
+ * without runs is a zero, so one busy day reads as one day among quiet ones. */
+export function loadedPerDay(runs: Run[], timeZone: string, now = new Date(), days = 14): Point[] {
+  const [y, m, d] = dayOf(now.toISOString(), timeZone).split('-').map(Number)
+  // Calendar arithmetic on the date itself: no hour is lost or doubled around a daylight-saving change.
+  const window = Array.from({ length: days }, (_, i) =>
+    new Date(Date.UTC(y, m - 1, d - (days - 1 - i))).toISOString().slice(0, 10),
+  )
+  const byDay = new Map<string, number>(window.map((day) => [day, 0]))
   for (const run of runs) {
-    const when = run.finishedAt ?? run.startedAt ?? run.createdAt
-    const day = dayOf(when, timeZone)
-    byDay.set(day, (byDay.get(day) ?? 0) + totals(run).loaded)
+    const day = dayOf(run.finishedAt ?? run.startedAt ?? run.createdAt, timeZone)
+    if (byDay.has(day)) byDay.set(day, (byDay.get(day) ?? 0) + totals(run).loaded)
   }
-  return [...byDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([label, value]) => ({ label, value }))
+  return window.map((label) => ({ label, value: byDay.get(label) ?? 0 }))
 }
 
 export function HomePage() {
@@ -68,7 +73,13 @@ export function HomePage() {
       <section aria-labelledby="h-loaded">
         <h2 id="h-loaded">Records loaded over time</h2>
         <QueryView query={runs} isEmpty={(p) => p.items.length === 0} empty="No runs yet.">
-          {(page) => <BarChart title="Records loaded per day" unit="records" points={loadedPerDay(page.items, zone)} />}
+          {(page) => (
+            <BarChart
+              title="Records loaded per day, last 14 days"
+              unit="records"
+              points={loadedPerDay(page.items, zone)}
+            />
+          )}
         </QueryView>
       </section>
       <section aria-labelledby="h-runs">

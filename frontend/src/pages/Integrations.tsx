@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react'
-import { api, ApiError, unwrap, type Integration, type Schemas } from '../api/client'
+import { api, unwrap, type Integration, type Schemas } from '../api/client'
 import { Field } from '../components/Field'
 import { Phase, Time } from '../components/bits'
 import { QueryView } from '../components/States'
-import { errorFor, NAME, splitList } from '../lib/forms'
+import { apiFailure, errorFor, NAME, splitList } from '../lib/forms'
 import { useQuery } from '../lib/hooks'
+import { useCanEdit } from '../lib/me'
 import { Table } from '../components/Table'
 
 type Check = Schemas['CheckOut']
@@ -79,10 +80,9 @@ function IntegrationForm({ existing, onDone }: { existing?: Integration; onDone:
       else await unwrap(api.PUT('/api/v1/integrations/{name}', { params: { path: { name: existing.name } }, body }))
       onDone(creating ? d.name : existing.name)
     } catch (error) {
-      if (error instanceof ApiError) {
-        setErrors(error.fields)
-        setMessage(error.message)
-      } else setMessage(String(error))
+      const failure = apiFailure(error, 'name')
+      setErrors(failure.fields)
+      setMessage(failure.message)
     } finally {
       setBusy(false)
     }
@@ -168,7 +168,54 @@ function IntegrationForm({ existing, onDone }: { existing?: Integration; onDone:
   )
 }
 
+/** Why an integration is not ready, from its first condition that does not hold ('' when all hold). */
+export function notReadyReason(conditions: Schemas['ConditionOut'][]): string {
+  const failing = conditions.find((c) => c.status !== 'True')
+  if (!failing) return ''
+  return failing.message ? `${failing.reason}: ${failing.message}` : failing.reason
+}
+
+/** Test, edit and delete of one integration, with the outcome of its last test; nothing for a viewer. */
+export function IntegrationActions({
+  name,
+  check,
+  onTest,
+  onEdit,
+  onDelete,
+}: {
+  name: string
+  check?: Check | 'busy' | string
+  onTest: () => void
+  onEdit: () => void
+  onDelete: () => void
+}) {
+  if (!useCanEdit()) return null
+  return (
+    <>
+      <button type="button" onClick={onTest} disabled={check === 'busy'} aria-label={`Test connection of ${name}`}>
+        Test connection
+      </button>
+      <button type="button" onClick={onEdit} aria-label={`Edit ${name}`}>
+        Edit
+      </button>
+      <button type="button" className="danger" onClick={onDelete} aria-label={`Delete ${name}`}>
+        Delete
+      </button>
+      <span role="status" className="check">
+        {check === 'busy'
+          ? 'Testing…'
+          : typeof check === 'string'
+            ? check
+            : check
+              ? `${check.ready ? 'Connected' : 'Failed'}: ${check.reason}${check.message ? ` — ${check.message}` : ''}`
+              : ''}
+      </span>
+    </>
+  )
+}
+
 export function IntegrationsPage() {
+  const canEdit = useCanEdit()
   const list = useQuery(() => unwrap(api.GET('/api/v1/integrations')))
   const [editing, setEditing] = useState<Integration | 'new' | null>(null)
   const [checks, setChecks] = useState<Record<string, Check | 'busy' | string>>({})
@@ -206,64 +253,55 @@ export function IntegrationsPage() {
             list.reload()
           }}
         />
-      ) : (
+      ) : canEdit ? (
         <button type="button" className="primary" onClick={() => setEditing('new')}>
           New integration
         </button>
+      ) : (
+        <p className="muted">Creating, changing and testing integrations needs the editor role.</p>
       )}
       <QueryView query={list} empty="No integrations yet: create one to connect Jira or GitHub.">
         {(items) => (
           <Table
             caption="Integrations of this tenant"
-            columns={['Name', 'Type', 'Base URL', 'Credentials', 'Phase', 'Last check', 'Actions']}
+            columns={[
+              'Name',
+              'Type',
+              'Base URL',
+              'Credentials',
+              'Phase',
+              'Last check',
+              ...(canEdit ? ['Actions'] : []),
+            ]}
           >
-            {items.map((i) => {
-              const check = checks[i.name]
-              return (
-                <tr key={i.name}>
-                  <th scope="row">{i.name}</th>
-                  <td>{i.type}</td>
-                  <td className="wrap">{i.baseUrl}</td>
-                  <td>{i.credentials.set ? 'set' : 'not set'}</td>
-                  <td>
-                    <Phase phase={i.phase ?? 'Pending'} />
-                  </td>
-                  <td>
-                    <Time value={i.lastCheckTime} />
-                  </td>
+            {items.map((i) => (
+              <tr key={i.name}>
+                <th scope="row">{i.name}</th>
+                <td>{i.type}</td>
+                <td className="wrap">{i.baseUrl}</td>
+                <td>{i.credentials.set ? 'set' : 'not set'}</td>
+                <td>
+                  <Phase phase={i.phase ?? 'Pending'} />
+                  {notReadyReason(i.conditions) && (
+                    <small className="muted wrap block">{notReadyReason(i.conditions)}</small>
+                  )}
+                </td>
+                <td>
+                  <Time value={i.lastCheckTime} />
+                </td>
+                {canEdit && (
                   <td className="actions">
-                    <button
-                      type="button"
-                      onClick={() => test(i.name)}
-                      disabled={check === 'busy'}
-                      aria-label={`Test connection of ${i.name}`}
-                    >
-                      Test connection
-                    </button>
-                    <button type="button" onClick={() => setEditing(i)} aria-label={`Edit ${i.name}`}>
-                      Edit
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      onClick={() => remove(i.name)}
-                      aria-label={`Delete ${i.name}`}
-                    >
-                      Delete
-                    </button>
-                    <span role="status" className="check">
-                      {check === 'busy'
-                        ? 'Testing…'
-                        : typeof check === 'string'
-                          ? check
-                          : check
-                            ? `${check.ready ? 'Connected' : 'Failed'}: ${check.reason}${check.message ? ` — ${check.message}` : ''}`
-                            : ''}
-                    </span>
+                    <IntegrationActions
+                      name={i.name}
+                      check={checks[i.name]}
+                      onTest={() => test(i.name)}
+                      onEdit={() => setEditing(i)}
+                      onDelete={() => remove(i.name)}
+                    />
                   </td>
-                </tr>
-              )
-            })}
+                )}
+              </tr>
+            ))}
           </Table>
         )}
       </QueryView>

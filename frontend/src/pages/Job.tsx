@@ -7,8 +7,43 @@ import { ScheduleField, scheduleCheck } from '../components/ScheduleField'
 import { Phase, Time } from '../components/bits'
 import { ErrorState, Loading, QueryView } from '../components/States'
 import { useInterval, useLive, useQuery } from '../lib/hooks'
+import { useCanEdit } from '../lib/me'
 
-type Action = 'run' | 'pause' | 'resume' | 'stop' | 'retransform'
+export type Action = 'run' | 'pause' | 'resume' | 'stop' | 'retransform'
+
+/** Start, pause or resume, stop and re-transform for editors; a viewer only reads. */
+export function JobActions({ suspended, onAction }: { suspended: boolean; onAction: (action: Action) => void }) {
+  const canEdit = useCanEdit()
+  return (
+    <div className="actions" role="group" aria-label="Job actions">
+      {canEdit ? (
+        <>
+          <button type="button" className="primary" onClick={() => onAction('run')}>
+            Start run
+          </button>
+          {suspended ? (
+            <button type="button" onClick={() => onAction('resume')}>
+              Resume
+            </button>
+          ) : (
+            <button type="button" onClick={() => onAction('pause')}>
+              Pause
+            </button>
+          )}
+          <button type="button" className="danger" onClick={() => onAction('stop')}>
+            Stop
+          </button>
+          <button type="button" onClick={() => onAction('retransform')}>
+            Re-transform
+          </button>
+        </>
+      ) : (
+        <span className="muted">Starting, stopping and scheduling this job needs the editor role.</span>
+      )}
+      <Link to="/data">Work items</Link>
+    </div>
+  )
+}
 
 function ScheduleEditor({ job, onSaved }: { job: Job; onSaved: () => void }) {
   const [schedule, setSchedule] = useState(job.schedule ?? '')
@@ -61,6 +96,7 @@ export function JobPage() {
     [name],
   )
   const [notice, setNotice] = useState('')
+  const canEdit = useCanEdit()
   const refresh = useCallback(() => {
     job.reload()
     runs.reload()
@@ -122,8 +158,10 @@ export function JobPage() {
         <dd>{j.entities.join(', ')}</dd>
         <dt>Mode</dt>
         <dd>{j.mode}</dd>
+        <dt>Schedule</dt>
+        <dd>{j.schedule ? <code>{j.schedule}</code> : 'none: runs only when started'}</dd>
         <dt>Progress</dt>
-        <dd>{j.progress ?? '—'}</dd>
+        <dd>{j.progress || '—'}</dd>
         <dt>Last success</dt>
         <dd>
           <Time value={j.lastSuccessfulTime} />
@@ -134,32 +172,12 @@ export function JobPage() {
         </dd>
       </dl>
       {j.message && <p className="muted">{j.message}</p>}
-      <div className="actions" role="group" aria-label="Job actions">
-        <button type="button" className="primary" onClick={() => act('run')}>
-          Start run
-        </button>
-        {j.suspend ? (
-          <button type="button" onClick={() => act('resume')}>
-            Resume
-          </button>
-        ) : (
-          <button type="button" onClick={() => act('pause')}>
-            Pause
-          </button>
-        )}
-        <button type="button" className="danger" onClick={() => act('stop')}>
-          Stop
-        </button>
-        <button type="button" onClick={() => act('retransform')}>
-          Re-transform
-        </button>
-        <Link to="/data">Work items</Link>
-      </div>
+      <JobActions suspended={Boolean(j.suspend)} onAction={act} />
       <p role="status" className="notice">
         {notice}
       </p>
       {latest != null && <LiveRun runId={latest} />}
-      <ScheduleEditor key={j.schedule ?? ''} job={j} onSaved={job.reload} />
+      {canEdit && <ScheduleEditor key={j.schedule ?? ''} job={j} onSaved={job.reload} />}
       <section aria-labelledby="h-history">
         <h2 id="h-history">Run history</h2>
         <QueryView query={runs} isEmpty={(p) => p.items.length === 0} empty="This job has not run yet.">

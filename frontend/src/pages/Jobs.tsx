@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from 'react'
 import { Link, useNavigate } from 'react-router-dom'
-import { api, ApiError, unwrap, type Schemas } from '../api/client'
+import { api, unwrap, type Schemas } from '../api/client'
 import { Field } from '../components/Field'
 import { ScheduleField, scheduleCheck } from '../components/ScheduleField'
 import { Phase, Time } from '../components/bits'
 import { QueryView } from '../components/States'
-import { errorFor, NAME } from '../lib/forms'
+import { apiFailure, errorFor, NAME } from '../lib/forms'
 import { useInterval, useLive, useQuery } from '../lib/hooks'
+import { useCanEdit } from '../lib/me'
 import { Table } from '../components/Table'
 
 type Entity = Schemas['Entity']
@@ -45,10 +46,9 @@ function NewJobForm({ onDone }: { onDone: (name?: string) => void }) {
       )
       onDone(name)
     } catch (error) {
-      if (error instanceof ApiError) {
-        setErrors(error.fields)
-        setMessage(error.message)
-      } else setMessage(String(error))
+      const failure = apiFailure(error, 'name')
+      setErrors(failure.fields)
+      setMessage(failure.message)
     }
   }
 
@@ -127,6 +127,7 @@ export function JobsPage() {
   const jobs = useQuery(() => unwrap(api.GET('/api/v1/jobs')))
   const [creating, setCreating] = useState(false)
   const navigate = useNavigate()
+  const canEdit = useCanEdit()
   useLive((event) => event.kind === 'run' && jobs.reload())
   useInterval(jobs.reload, 15000)
   return (
@@ -139,10 +140,12 @@ export function JobsPage() {
             if (name) navigate(`/jobs/${name}`)
           }}
         />
-      ) : (
+      ) : canEdit ? (
         <button type="button" className="primary" onClick={() => setCreating(true)}>
           New job
         </button>
+      ) : (
+        <p className="muted">Creating, starting and stopping jobs needs the editor role.</p>
       )}
       <QueryView query={jobs} empty="No jobs yet.">
         {(list) => (
@@ -159,7 +162,7 @@ export function JobsPage() {
                 <td>
                   <Phase phase={j.suspend ? 'Suspended' : j.phase} />
                 </td>
-                <td>{j.progress ?? '—'}</td>
+                <td>{j.progress || '—'}</td>
                 <td>
                   <Time value={j.lastSuccessfulTime} />
                 </td>

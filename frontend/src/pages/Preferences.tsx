@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react'
 import { api, ApiError, unwrap } from '../api/client'
 import { Field } from '../components/Field'
 import { formatTime } from '../lib/format'
-import { usePrefs, type Prefs } from '../lib/prefs'
+import { browserZone, prefsFrom, usePrefs, type Prefs } from '../lib/prefs'
 
 const ZONES: string[] = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.(
   'timeZone',
@@ -24,11 +24,7 @@ export function PreferencesPage() {
           body: { theme: draft.theme, timeZone: draft.timeZone, defaultTenant: draft.defaultTenant || null },
         }),
       )
-      setPrefs({
-        theme: saved.theme ?? 'system',
-        timeZone: saved.timeZone ?? 'UTC',
-        defaultTenant: saved.defaultTenant ?? null,
-      })
+      setPrefs(prefsFrom(saved))
       setStatus('Preferences saved.')
     } catch (error) {
       if (error instanceof ApiError) {
@@ -60,7 +56,7 @@ export function PreferencesPage() {
         <Field
           label="Time zone"
           error={errors.timeZone}
-          hint={`Now there: ${formatTime(new Date().toISOString(), ZONES.includes(draft.timeZone) || draft.timeZone === 'UTC' ? draft.timeZone : 'UTC')}`}
+          hint={`Now there: ${formatTime(new Date().toISOString(), ZONES.includes(draft.timeZone) || draft.timeZone === 'UTC' ? draft.timeZone : 'UTC')}${draft.timeZone === browserZone ? ' (your browser’s zone)' : ''}`}
         >
           {(p) => (
             <input

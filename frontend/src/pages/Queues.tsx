@@ -4,6 +4,7 @@ import { api, unwrap, type Schemas } from '../api/client'
 import { Time } from '../components/bits'
 import { QueryView } from '../components/States'
 import { useInterval, useQuery } from '../lib/hooks'
+import { useCanEdit } from '../lib/me'
 import { Table } from '../components/Table'
 
 type Queues = Schemas['QueuesOut']
@@ -20,6 +21,7 @@ export function drainRates(before: Queues | undefined, after: Queues, seconds: n
 }
 
 export function QueuesPage() {
+  const canEdit = useCanEdit()
   const queues = useQuery(() => unwrap(api.GET('/api/v1/queues')))
   const letters = useQuery(() => unwrap(api.GET('/api/v1/dead-letters', { params: { query: { limit: 200 } } })))
   const previous = useRef<{ at: number; data: Queues }>(undefined)
@@ -99,6 +101,7 @@ export function QueuesPage() {
         )}
       </QueryView>
       <h2>Dead letters</h2>
+      {!canEdit && <p className="muted">Replaying or discarding a dead letter needs the editor role.</p>}
       <p role="status" className="notice">
         {notice}
       </p>
@@ -106,7 +109,7 @@ export function QueuesPage() {
         {(list) => (
           <Table
             caption="Dead letters of this tenant"
-            columns={['Id', 'Stage', 'Run', 'Attempts', 'Error', 'Since', 'Actions']}
+            columns={['Id', 'Stage', 'Run', 'Attempts', 'Error', 'Since', ...(canEdit ? ['Actions'] : [])]}
           >
             {list.map((d) => (
               <tr key={d.id} data-testid={`dead-letter-${d.id}`}>
@@ -118,19 +121,21 @@ export function QueuesPage() {
                 <td>
                   <Time value={d.createdAt} />
                 </td>
-                <td className="actions">
-                  <button type="button" onClick={() => act(d.id, 'replay')} aria-label={`Replay dead letter ${d.id}`}>
-                    Replay
-                  </button>
-                  <button
-                    type="button"
-                    className="danger"
-                    onClick={() => act(d.id, 'discard')}
-                    aria-label={`Discard dead letter ${d.id}`}
-                  >
-                    Discard
-                  </button>
-                </td>
+                {canEdit && (
+                  <td className="actions">
+                    <button type="button" onClick={() => act(d.id, 'replay')} aria-label={`Replay dead letter ${d.id}`}>
+                      Replay
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => act(d.id, 'discard')}
+                      aria-label={`Discard dead letter ${d.id}`}
+                    >
+                      Discard
+                    </button>
+                  </td>
+                )}
               </tr>
             ))}
           </Table>

@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { Link, useParams } from 'react-router-dom'
 import { api, unwrap } from '../api/client'
 import { LiveRun } from '../components/LiveRun'
@@ -12,9 +12,15 @@ function RawPage({ id }: { id: number }) {
     () => unwrap(api.GET('/api/v1/raw-pages/{page_id}', { params: { path: { page_id: id } } })),
     [id],
   )
+  const here = useRef<HTMLElement>(null)
+  const loaded = page.data !== undefined
+  // The page opens below a long table: bring it into view, and the keyboard with it.
+  useEffect(() => {
+    if (loaded) here.current?.focus()
+  }, [loaded, id])
   if (!page.data) return page.error ? <p role="alert">{page.error.message}</p> : <Loading what="Loading the page" />
   return (
-    <section className="panel" aria-labelledby="h-page">
+    <section className="panel" aria-labelledby="h-page" ref={here} tabIndex={-1}>
       <h2 id="h-page">
         Raw page #{id}: {page.data.method} {page.data.status}
       </h2>
@@ -30,6 +36,7 @@ export function RunPage() {
   const id = Number(useParams().id)
   const [cursor, setCursor] = useState<string | undefined>()
   const [open, setOpen] = useState<number | null>(null)
+  const run = useQuery(() => unwrap(api.GET('/api/v1/runs/{run_id}', { params: { path: { run_id: id } } })), [id])
   const pages = useQuery(
     () =>
       unwrap(
@@ -39,11 +46,12 @@ export function RunPage() {
   )
   return (
     <>
-      <p>
-        <Link to="/jobs">← Jobs</Link>
-      </p>
-      <h1>Run #{id}</h1>
-      <LiveRun runId={id} />
+      <p>{run.data ? <Link to={`/jobs/${run.data.job}`}>← {run.data.job}</Link> : <Link to="/jobs">← Jobs</Link>}</p>
+      <h1>
+        Run #{id}
+        {run.data && ` of ${run.data.job}`}
+      </h1>
+      <LiveRun runId={id} title="Progress" />
       <section aria-labelledby="h-raw">
         <h2 id="h-raw">Raw pages</h2>
         <QueryView query={pages} isEmpty={(p) => p.items.length === 0} empty="This run stored no raw pages.">

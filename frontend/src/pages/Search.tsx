@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router-dom'
-import { api, unwrap, type Schemas } from '../api/client'
+import { api, ApiError, unwrap, type Schemas } from '../api/client'
 import { Field } from '../components/Field'
 import { Progress } from '../components/bits'
 import { ErrorState, Loading } from '../components/States'
@@ -12,6 +12,13 @@ type Hit = Schemas['SearchHit']
 type Kind = 'work_item' | 'pull_request'
 
 const KINDS: Record<Kind, string> = { work_item: 'Work items', pull_request: 'Pull requests' }
+
+/** Whether the API said the vector store is busy (the embed worker is writing): worth asking again soon. */
+export function isBusy(error: Error | undefined): boolean {
+  return error instanceof ApiError && error.status === 503 && /busy/.test(error.message)
+}
+
+const BUSY_TEXT = 'Busy writing new vectors; trying again in a few seconds.'
 
 /** "12 of 40 embedded (28 waiting)" for one kind or all. */
 export function progressText(p: { pending: number; embedded: number }): string {
@@ -39,7 +46,7 @@ function CollectionStatus({ status }: { status: Status }) {
       </dl>
       {!status.available && (
         <p className="wait" role="status">
-          Search is unavailable now: {status.reason}
+          {status.reason && /busy/.test(status.reason) ? BUSY_TEXT : `Search is unavailable now: ${status.reason}`}
         </p>
       )}
       <div className="entities">
@@ -96,6 +103,7 @@ export function SearchPage() {
   // While vectors are still being written, the counts move: keep them current.
   useInterval(() => {
     if (!status.data || status.data.progress.pending > 0 || !status.data.available) status.reload()
+    if (isBusy(results.error) && !results.loading) results.reload()
   }, 3000)
 
   function search(event: FormEvent) {
@@ -161,8 +169,14 @@ export function SearchPage() {
       {q && (
         <section aria-labelledby="h-results">
           <h2 id="h-results">Results for “{q}”</h2>
-          {results.loading && results.data === undefined ? (
-            <Loading what="Searching" />
+          {isBusy(results.error) ? (
+            <p className="state wait" role="status">
+              {BUSY_TEXT}
+            </p>
+          ) : results.loading ? (
+            <Loading
+              what={status.data?.available === false ? 'Searching as soon as the vector store is free' : 'Searching'}
+            />
           ) : results.error ? (
             <ErrorState error={results.error} retry={results.reload} />
           ) : results.data && results.data.hits.length ? (

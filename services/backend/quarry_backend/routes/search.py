@@ -31,10 +31,13 @@ class Kind(StrEnum):
 def vector_store(request: Request, settings: ApiSettings) -> VectorStore:
     """One store per app, made on first use. Qdrant local mode admits one process per directory at a
     time: the embed worker of `quarry up` lets go of it when idle, and each request holds it briefly."""
+    made = getattr(request.app.state, "vectors", None)
+    if isinstance(made, VectorStore):  # no need to queue behind a request that is using it
+        return made
     with _opening:
-        store: VectorStore | None = getattr(request.app.state, "vectors", None)
-        if store is not None:
-            return store
+        made = getattr(request.app.state, "vectors", None)
+        if isinstance(made, VectorStore):
+            return made
         embedder = choose_embedder(settings.embedder, settings.embedding_model)
         if embedder is None:
             raise HTTPException(503, "vector search is off (QUARRY_EMBEDDER=off)")
@@ -50,21 +53,35 @@ def vector_store(request: Request, settings: ApiSettings) -> VectorStore:
         return store
 
 
+# How long the status (polled every few seconds by the dashboard) waits for the store before it
+# says "busy"; a search waits the store's own, longer, time.
+STATUS_WAIT = 1.0
+
+
 @contextmanager
-def _using(store: VectorStore) -> Iterator[VectorStore]:
+def _using(store: VectorStore, wait: float | None = None) -> Iterator[VectorStore]:
     """One request's use of the store: in local mode the directory is let go of right after, so the
-    embed worker of `quarry up` can write again."""
-    with _opening:
-        try:
-            yield store
-        finally:
-            store.release()
+    embed worker of `quarry up` can write again. `wait` bounds the wait for other requests and for
+    the directory both."""
+    if not _opening.acquire(timeout=-1 if wait is None else wait):
+        raise StoreBusy("another request is using the vector store")
+    usual = store.lock_wait
+    try:
+        if wait is not None:
+            store.lock_wait = wait
+        yield store
+    finally:
+        store.lock_wait = usual
+        store.release()
+        _opening.release()
 
 
-def _ask(request: Request, settings: ApiSettings, what: Callable[[VectorStore], T]) -> T:
+def _ask(
+    request: Request, settings: ApiSettings, what: Callable[[VectorStore], T], wait: float | None = None
+) -> T:
     store = vector_store(request, settings)
     try:
-        with _using(store):
+        with _using(store, wait):
             return what(store)
     except StoreBusy:
         raise HTTPException(503, BUSY) from None
@@ -111,7 +128,9 @@ def search(
             state=h.get("state"),
         )
         for h in found
-        if h.get("tenant") == principal.tenant  # the filter already says so; a hit must never leak
+        # A score of zero or less shares nothing with the question (the hashing embedder: no word in
+        # common), so it is no answer; the filter already says tenant, but a hit must never leak.
+        if h["score"] > 0 and h.get("tenant") == principal.tenant
     ]
     return SearchOut(
         embedder=embedder,
@@ -138,6 +157,7 @@ def search_status(
             request,
             settings,
             lambda store: (store.count(principal.tenant), store.embedder.name, store.collection),
+            wait=STATUS_WAIT,
         )
     except HTTPException as exc:
         return SearchStatusOut(available=False, reason=str(exc.detail), vectors=vectors, progress=progress)

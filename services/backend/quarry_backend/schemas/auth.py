@@ -40,7 +40,12 @@ Theme = Literal["light", "dark", "system"]
 
 class Preferences(ApiModel):
     theme: Theme = "system"
-    time_zone: str = Field(default="UTC", max_length=64, examples=["Europe/Berlin"])
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        examples=["Europe/Berlin"],
+        description="An IANA time zone; none: the browser's own.",
+    )
     default_tenant: str | None = Field(default=None, max_length=63, examples=["acme"])
 
     model_config = {
@@ -52,8 +57,8 @@ class Preferences(ApiModel):
 
     @field_validator("time_zone")
     @classmethod
-    def _zone(cls, value: str) -> str:
-        if value not in _zones():
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in _zones():
             raise ValueError(f"{value!r} is not an IANA time zone")
         return value
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from quarry_backend.schemas.base import ApiModel, Name, OutModel
 from quarry_core.resources import (
@@ -159,6 +159,12 @@ class JobFields(ApiModel):
     )
     suspend: bool = False
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        # The spec's own check, run here too so that the 422 names the field instead of the body.
+        return EtlJobSpec._valid_cron(value)
 
     def spec(self, keep: dict[str, Any] | None = None) -> EtlJobSpec:
         spec = EtlJobSpec(
