@@ -9,7 +9,7 @@ from pathlib import Path
 from quarry_core.budget import plan_grant
 from quarry_core.sources import SOURCES
 from quarry_extractor.http import Action, ApiRequest, ApiResponse, backoff_delay, classify, parse_retry_after
-from quarry_extractor.jira import issues_jql, jira_ms, since_ms
+from quarry_extractor.jira import created_ranges, issues_jql, jira_ms, since_ms
 from quarry_extractor.raw_store import jsonb_safe
 from quarry_extractor.streams import OffsetPaginator, TokenPaginator, link_next, split_cursor_key
 
@@ -77,7 +77,21 @@ def test_jql_is_in_epoch_milliseconds_with_overlap() -> None:
         'project = "ENG" AND updated >= 1700000000000 ORDER BY id ASC'
     )
     assert jira_ms("2020-06-17T13:04:03.848+0800") == 1592370243848
+    assert issues_jql("ENG", 5, (100, 200)) == (
+        'project = "ENG" AND updated >= 5 AND created >= 100 AND created < 200 ORDER BY id ASC'
+    )
     assert split_cursor_key("github:acme/api:commits") == ("github:acme/api", "commits")
+
+
+def test_created_ranges_cover_every_instant_once() -> None:
+    ranges = created_ranges(1000, 2000, 4)
+    assert ranges == [(None, 1250), (1250, 1500), (1500, 1750), (1750, None)]
+    for instant in (-5, 1000, 1249, 1250, 1999, 2000, 10**13):  # before, inside, after the span
+        inside = [r for r in ranges if (r[0] is None or instant >= r[0]) and (r[1] is None or instant < r[1])]
+        assert len(inside) == 1
+    assert created_ranges(None, 2000, 4) == [(None, None)]  # an empty project: one walk
+    assert created_ranges(1000, 2000, 1) == [(None, None)]
+    assert created_ranges(1998, 2000, 4) == [(None, None)]  # too short a span to split
 
 
 def test_budget_arithmetic() -> None:

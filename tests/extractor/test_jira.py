@@ -297,12 +297,13 @@ def test_the_search_walks_of_several_projects_proceed_side_by_side(
 ) -> None:
     # Each project's walk is sequential (tokens), but the walks are independent: with requests in
     # flight together, the runner takes whichever page came first instead of finishing one project
-    # before the next one's second page is even asked for.
+    # before the next one's second page is even asked for. (One walk per project here: split into
+    # `created` ranges, the first project's ranges alone would fill the window.)
     ds = JiraDataset.synthetic(400, projects=2, seed=14)
     server = jira_factory(ds)
     projects = [p.key for p in ds.projects]
     run_id = make_run(jira_spec(server, projects), JIRA_CREDS, entities=["issues"], mode="full")
-    assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
+    assert Extraction(make_settings(jira_page_size=20, jira_partitions=1), run_id).run() == EXIT_OK
     walk = [
         next(p for p in projects if f"%22{p}%22" in r.query or f'"{p}"' in r.query)
         for r in server.counters.log
@@ -312,6 +313,28 @@ def test_the_search_walks_of_several_projects_proceed_side_by_side(
     switches = sum(1 for a, b in itertools.pairwise(walk) if a != b)
     assert switches >= 5, walk
     assert sorted(issue_keys(raw_pages(engine, run_id, "issues"))) == sorted(ds.issue_keys())
+
+
+def test_a_full_walk_is_split_into_created_ranges_for_few_more_requests(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    ds = JiraDataset.synthetic(600, projects=1, seed=15)
+    server = jira_factory(ds)
+    spec = jira_spec(server, [ds.projects[0].key])
+    searches: dict[int, int] = {}
+    for partitions in (1, 4):
+        server.counters.reset()
+        run_id = make_run(spec, JIRA_CREDS, entities=["issues"], mode="full")
+        settings = make_settings(jira_page_size=20, jira_partitions=partitions)
+        assert Extraction(settings, run_id).run() == EXIT_OK
+        pages = raw_pages(engine, run_id, "issues")
+        assert sorted(issue_keys(pages)) == sorted(ds.issue_keys())  # no overlap, no gap
+        assert all("_all" in p.params for p in pages)  # together they are the deletion sweep
+        ranges = {p.params["jql"] for p in pages if p.params.get("nextPageToken") is None}
+        assert len(ranges) == partitions
+        searches[partitions] = server.counters.by_path[SEARCH]
+    # The probe, and at most one short page more per range.
+    assert searches[4] <= searches[1] + 1 + 3
 
 
 def test_near_the_rate_limit_requests_go_one_at_a_time(

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine, text
 
 from quarry_extractor.runner import EXIT_OK, EXIT_RETRY, EXIT_TERMINATED, Extraction
@@ -87,6 +88,7 @@ def assert_every_issue_once(engine: Engine, run_id: int, ds: JiraDataset) -> Non
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), stream
 
 
+@pytest.mark.parametrize("partitions", [1, 4])
 def test_sigkill_mid_run_then_resume_has_no_duplicate_and_no_gap(
     engine: Engine,
     database_url: str,
@@ -94,18 +96,28 @@ def test_sigkill_mid_run_then_resume_has_no_duplicate_and_no_gap(
     make_run: MakeRun,
     make_settings: MakeSettings,
     jira_factory: JiraFactory,
+    partitions: int,
 ) -> None:
+    # With partitions, the full walk is split into `created` ranges, each its own token walk in
+    # the checkpoint: the kill lands while several are under way.
     ds = JiraDataset.synthetic(400, projects=1, seed=21)
     server = jira_factory(ds)
     slow(server, 0.01)
     run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
-    proc = start_extract(database_url, queue_prefix, run_id)
+    proc = start_extract(database_url, queue_prefix, run_id, QUARRY_JIRA_PARTITIONS=str(partitions))
     wait_for_pages(engine, run_id, 8, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     killed_at = len(raw_pages(engine, run_id, "issues"))
     assert killed_at < 40  # really mid-run
-    assert Extraction(make_settings(jira_page_size=10), run_id).run() == EXIT_OK
+    walks = [w for w in run_row(engine, run_id).checkpoint["work"] if w["stream"] == "issues"]
+    ranged = [w for w in walks if "created" in w["request"]["params"]["jql"]]
+    if partitions == 1:
+        assert len(walks) == 1 and not ranged
+    else:
+        assert len(ranged) == len(walks) >= 2
+    settings = make_settings(jira_page_size=10, jira_partitions=partitions)
+    assert Extraction(settings, run_id).run() == EXIT_OK
     assert_every_issue_once(engine, run_id, ds)
     assert run_row(engine, run_id).extract_finished_at is not None
 

@@ -42,6 +42,7 @@ def _jira(req: ConnectorRequest) -> Connector:
             sweep_ms=int(s.jira_sweep_hours * 3_600_000),
             changelog_page_size=s.jira_changelog_page_size,
             metadata_refresh_ms=int(s.jira_metadata_hours * 3_600_000),
+            partitions=s.jira_partitions,
         )
     )
 

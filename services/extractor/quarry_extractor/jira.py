@@ -1,8 +1,10 @@
 """Jira Cloud / Data Center (REST v3 + Agile 1.0) as streams.
 
 Issues come from `search/jql` (token paging, `fields` listed explicitly, the embedded changelog
-expanded); every issue whose embedded changelog is truncated gets its complete history from
-`changelog/bulkfetch` (or `/issue/{key}/changelog`), stored as `issue_changelogs` pages.
+expanded; a full walk is split into `created` ranges, found by one search for the earliest issue,
+each its own token walk so they proceed side by side); every issue whose embedded changelog is
+truncated gets its complete history from `changelog/bulkfetch` (or `/issue/{key}/changelog`),
+stored as `issue_changelogs` pages.
 Incremental runs ask `updated >= <epoch ms>` minus an overlap window: a bare JQL datetime would be
 read in the API user's timezone. An id-only sweep lets the transformer find deleted issues.
 """
@@ -63,6 +65,8 @@ METADATA_CURSOR = "jira:metadata"  # when issue types, statuses and fields were 
 # the positions after it down.
 SPRINT_OVERLAP = 5
 
+CreatedRange = tuple[int | None, int | None]  # [from, to) in epoch ms; None is open
+
 
 def sprint_cursor(project: str, board_id: Any) -> str:
     """Where a board's sprint walk may start: before it, every sprint was closed at the last run."""
@@ -120,12 +124,29 @@ def jql_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def issues_jql(project: str, since_ms: int | None) -> str:
+def issues_jql(project: str, since_ms: int | None, created: CreatedRange = (None, None)) -> str:
     """Bounded JQL in epoch milliseconds (timezone-free), ordered by a stable key."""
     clause = f"project = {jql_quote(project)}"
     if since_ms is not None:
         clause += f" AND updated >= {since_ms}"
+    low, high = created
+    if low is not None:
+        clause += f" AND created >= {low}"
+    if high is not None:
+        clause += f" AND created < {high}"
     return clause + " ORDER BY id ASC"
+
+
+def created_ranges(earliest_ms: int | None, end_ms: int, parts: int) -> list[CreatedRange]:
+    """Half-open `created` ranges that split [earliest, end) evenly for concurrent walks. The
+    first is open below and the last open above, so together they cover every instant: an issue
+    created before the probe's earliest or after `end` (clock skew, a new issue) still falls in
+    exactly one of them."""
+    if earliest_ms is None or parts <= 1 or end_ms - earliest_ms < parts:
+        return [(None, None)]
+    step = (end_ms - earliest_ms) // parts
+    cuts = [earliest_ms + step * k for k in range(1, parts)]
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
 
 
 def since_ms(cursor: Mapping[str, Any] | None, overlap_ms: int) -> int | None:
@@ -168,6 +189,7 @@ class JiraOptions:
     changelog_page_size: int = 3_000
     metadata_refresh_ms: int = 86_400_000
     fields_override: list[str] = field(default_factory=list)
+    partitions: int = 4
 
 
 class JiraStream(Stream):
@@ -351,6 +373,26 @@ class Issues(JiraStream):
         return {k: v for k, v in super().context_params(ctx).items() if k != "_swept_at_ms"}
 
 
+class IssueSpan(JiraStream):
+    """One search for the earliest created issue of a project, before a full walk: its answer
+    splits the walk into `created` ranges (`created_ranges`) walked side by side. Not stored."""
+
+    name = "issue_span"
+    entity = "issues"
+    paginator = TokenPaginator("issues")
+
+    def __init__(self, connector: JiraConnector) -> None:
+        self.connector = connector
+
+    def parse(self, item: WorkItem, response: ApiResponse, candidate: Mapping[str, Any]) -> PageResult:
+        found = self.paginator.items(response.body)
+        first = found[0] if found and isinstance(found[0], dict) else {}
+        earliest = jira_ms((first.get("fields") or {}).get("created"))
+        ranges = created_ranges(earliest, self.connector.o.now_ms, self.connector.o.partitions)
+        walks = [self.connector.issue_walk(item.ctx["project"], item.ctx["fields"], r) for r in ranges]
+        return PageResult(items=[], next=None, children=walks, store=False)
+
+
 class ChangelogBulk(JiraStream):
     name = "changelog_bulk"
     entity = "issue_changelogs"
@@ -418,6 +460,7 @@ class JiraConnector(Connector):
                 ChangelogBulk(),
                 IssueChangelog(),
                 IssueSweep(options.now_ms),
+                IssueSpan(self),
             )
         }
 
@@ -457,20 +500,34 @@ class JiraConnector(Connector):
         if not self.wants("issues"):
             return []
         o = self.o
+        listed = ",".join(o.fields_override or fields)
         out = []
         for p in o.projects:
-            since = self.since(p)
-            params = {
-                "jql": issues_jql(p, since),
-                "fields": ",".join(o.fields_override or fields),
-                "expand": "changelog",
-                "maxResults": o.page_size,
-            }
-            ctx: dict[str, Any] = {"project": p}
-            if since is None:
-                ctx.update(all=True, swept_at_ms=o.now_ms)
-            out.append(WorkItem("issues", ctx, ApiRequest("GET", f"{API}/search/jql", params)))
+            if self.since(p) is not None or o.partitions <= 1:
+                # Incremental walks are short: one walk from the cursor, no probe.
+                out.append(self.issue_walk(p, listed))
+                continue
+            first = f"project = {jql_quote(p)} ORDER BY created ASC"
+            probe = {"jql": first, "fields": "created", "maxResults": 1}
+            req = ApiRequest("GET", f"{API}/search/jql", probe)
+            out.append(WorkItem("issue_span", {"project": p, "fields": listed}, req))
         return out
+
+    def issue_walk(self, project: str, fields: str, created: CreatedRange = (None, None)) -> WorkItem:
+        """The search walk of a project's issues (updated since its cursor), within `created`."""
+        o = self.o
+        since = self.since(project)
+        params = {
+            "jql": issues_jql(project, since, created),
+            "fields": fields,
+            "expand": "changelog",
+            "maxResults": o.page_size,
+        }
+        ctx: dict[str, Any] = {"project": project}
+        if since is None:
+            # Every page of every range carries `_all`: their union lists every living issue.
+            ctx.update(all=True, swept_at_ms=o.now_ms)
+        return WorkItem("issues", ctx, ApiRequest("GET", f"{API}/search/jql", params))
 
     def cached_fields(self) -> list[str] | None:
         """The search fields of the last metadata fetch, when an incremental run may reuse it (it is

@@ -75,6 +75,14 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_JIRA_SWEEP_HOURS",
         description="Incremental runs do an id-only sweep (deleted issues) when the last is older.",
     )
+    jira_partitions: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        validation_alias="QUARRY_JIRA_PARTITIONS",
+        description="A full issue walk is split into this many `created` ranges walked side by side "
+        "(at most QUARRY_EXTRACT_CONCURRENCY requests in flight); each costs at most one short page.",
+    )
     github_pr_page_size: int = Field(default=50, ge=1, le=100, validation_alias="QUARRY_GITHUB_PR_PAGE_SIZE")
     prefetch: bool = Field(
         default=True,
