@@ -75,8 +75,10 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_JIRA_SWEEP_HOURS",
         description="Incremental runs do an id-only sweep (deleted issues) when the last is older.",
     )
+    # Off by default: a range costs a probe per project and a short page, which the measured local
+    # and +150 ms runs did not win back (docs/benchmarks.md); it pays off on slower sites.
     jira_partitions: int = Field(
-        default=4,
+        default=1,
         ge=1,
         le=32,
         validation_alias="QUARRY_JIRA_PARTITIONS",
