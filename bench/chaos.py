@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -316,13 +317,13 @@ class Chaos:
             what = {
                 "kill-transform": "worker transform",
                 "kill-load": "worker load",
-                "kill-extract": "extract --run-id",
+                "kill-extract": "extract --",  # --run-id N, or --standby once handed a run
             }[fault.kind]
             candidates = [
                 (pid, args) for pid, args in children(self.up.pid) if what in args and pid not in self.killed
             ]
             if fault.kind == "kill-extract":
-                candidates = [c for c in candidates if self.run_of(c[1]) == "chaos"]
+                candidates = [c for c in candidates if self.run_of(*c) == "chaos"]
             if not candidates:
                 return False
             pid, argv = random.Random(fault.planned_s).choice(candidates)
@@ -345,8 +346,19 @@ class Chaos:
         log(f"{fault.at_s:7.1f}s  {fault.kind:14s} {fault.target}")
         return True
 
-    def run_of(self, argv: str) -> str | None:
-        run_id = argv.rsplit("--run-id", 1)[-1].split()[0]
+    def run_of(self, pid: int, argv: str) -> str | None:
+        """The tenant of the run an extract process works on (None: a standby not yet handed one)."""
+        if "--run-id" in argv:
+            run_id = argv.rsplit("--run-id", 1)[-1].split()[0]
+        else:
+            # The controller hands a run to its standby process through stdin and logs which.
+            handed = re.search(
+                rf"handed standby/extract \(pid {pid}\) to run/(\d+)",
+                (self.workdir / "up.log").read_text(errors="replace"),
+            )
+            if handed is None:
+                return None
+            run_id = handed.group(1)
         with self.db.connect() as conn:
             return conn.execute(
                 text("SELECT tenant FROM etl_runs WHERE id = :r"), {"r": int(run_id)}

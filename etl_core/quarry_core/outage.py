@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import Engine
+
+from quarry_core.db.engine import get_engine
 from quarry_core.errors import RetriableError, Unreachable
 from quarry_core.queue.consumer import OUTAGE_BACKOFF_CAP, describe, is_outage
+from quarry_core.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +68,11 @@ def when_reachable(
             raise ConnectionError(str(exc)) from exc
 
     return through_outages(attempt, what, max_seconds=max_seconds, stop=stop)
+
+
+def engine_when_reachable(
+    settings: CoreSettings, what: str, *, stop: threading.Event | None = None
+) -> Engine:
+    """The process's database engine, waiting (for at most `outage_seconds`) for a database that
+    does not answer yet."""
+    return when_reachable(lambda: get_engine(settings), what, max_seconds=settings.outage_seconds, stop=stop)

@@ -17,10 +17,28 @@ from tests.support.recorded import REPO_ROOT
 from tests.support.services import AMQP_URL, PG_ADMIN_URL, require
 
 
+def log_tails(logs: Path, lines: int = 60) -> str:
+    """The last lines of every log the fault driver kept: what a hang in CI is diagnosed from."""
+    tails = []
+    for path in sorted(p for p in logs.rglob("*") if p.is_file()):
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+        tails.append(f"==== {path.relative_to(logs)} (last {len(text)} lines)\n" + "\n".join(text))
+    return "\n".join(tails) or f"no logs under {logs}"
+
+
 def test_chaos_small(tmp_path: Path) -> None:
     require("PostgreSQL", PG_ADMIN_URL)
     require("RabbitMQ", AMQP_URL)
     report_path = tmp_path / "chaos.json"
+    logs = tmp_path / "logs"
+    try:
+        check_chaos_run(report_path, logs)
+    except BaseException:
+        print(log_tails(logs))  # pytest shows it with the failure
+        raise
+
+
+def check_chaos_run(report_path: Path, logs: Path) -> None:
     # 3 worker kills and a broker cut, as the issue sizes it; an extract kill and a short database
     # cut too, since the local controller has to ride out both.
     result = subprocess.run(
@@ -45,6 +63,8 @@ def test_chaos_small(tmp_path: Path) -> None:
             "240",
             "--json",
             str(report_path),
+            "--logs",
+            str(logs),
         ],
         capture_output=True,
         text=True,

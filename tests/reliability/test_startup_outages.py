@@ -37,12 +37,28 @@ def through(url: str, proxy: Proxy) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))
 
 
-@pytest.fixture
-def broker_proxy(amqp_url: str) -> Iterator[Proxy]:
-    parts = urlsplit(amqp_url)
-    proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or 5672))
+def proxy_to(url: str, default_port: int) -> Iterator[Proxy]:
+    parts = urlsplit(url)
+    proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or default_port))
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def broker_proxy(amqp_url: str) -> Iterator[Proxy]:
+    yield from proxy_to(amqp_url, 5672)
+
+
+@pytest.fixture
+def db_proxy(database_url: str) -> Iterator[Proxy]:
+    yield from proxy_to(database_url, 5432)
+
+
+def jira_run(make_run: MakeRun, jira_factory: JiraFactory, issues: int, seed: int) -> tuple[JiraDataset, int]:
+    """A run of one Jira project's issues against an imitation server."""
+    ds = JiraDataset.synthetic(issues, projects=1, seed=seed)
+    server = jira_factory(ds)
+    return ds, make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
 
 
 def management_url(amqp_url: str) -> str:
@@ -59,9 +75,7 @@ def test_an_extract_process_started_during_a_broker_outage_spends_no_attempt(
     jira_factory: JiraFactory,
     broker_proxy: Proxy,
 ) -> None:
-    ds = JiraDataset.synthetic(120, projects=1, seed=15)
-    server = jira_factory(ds)
-    run_id = make_run(jira_spec(server, [ds.projects[0].key]), JIRA_CREDS, entities=["issues"])
+    ds, run_id = jira_run(make_run, jira_factory, 120, seed=15)
     broker_proxy.cut()  # the broker "restarts" before the process starts
     proc = start_extract(
         database_url,
@@ -99,6 +113,33 @@ def test_an_extract_process_started_during_a_broker_outage_spends_no_attempt(
         direct.close()
 
 
+def test_an_extract_process_started_during_a_database_outage_spends_no_attempt(
+    engine: Engine,
+    database_url: str,
+    queue_prefix: str,
+    make_run: MakeRun,
+    jira_factory: JiraFactory,
+    db_proxy: Proxy,
+) -> None:
+    ds, run_id = jira_run(make_run, jira_factory, 60, seed=16)
+    db_proxy.cut()  # the database "restarts" before the process starts
+    proc = start_extract(through(database_url, db_proxy), queue_prefix, run_id)
+    try:
+        time.sleep(CUT_SECONDS)
+        assert proc.poll() is None, proc.communicate()[0].decode()  # waiting, not failed
+        db_proxy.restore()
+        out = proc.communicate(timeout=120)[0].decode()
+        assert proc.returncode == EXIT_OK, out
+        assert "connecting to the database: unavailable" in out, out  # it did wait
+        run = run_row(engine, run_id)
+        assert run.attempt == 1 and run.attempt_error is None and run.error is None
+        assert run.extract_finished_at is not None
+        assert_every_issue_once(engine, run_id, ds)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.parametrize("backend", ["rabbit"])
 def test_workers_started_during_an_outage_wait_and_then_consume(
     platform: Platform,
@@ -107,10 +148,9 @@ def test_workers_started_during_an_outage_wait_and_then_consume(
     amqp_url: str,
     queue_prefix: str,
     broker_proxy: Proxy,
+    db_proxy: Proxy,
     tmp_path: Path,
 ) -> None:
-    db = urlsplit(database_url)
-    db_proxy = Proxy((db.hostname or "127.0.0.1", db.port or 5432))
     env = {
         **os.environ,
         "DATABASE_URL": through(database_url, db_proxy),
@@ -144,7 +184,6 @@ def test_workers_started_during_an_outage_wait_and_then_consume(
         assert all(p.poll() is None for p in procs), "a worker exited after the outage"
     finally:
         stop_workers(procs)
-        db_proxy.close()
     run = platform.run(run_id)
     assert run.phase == "Succeeded", run.error
     with platform.factory() as s:

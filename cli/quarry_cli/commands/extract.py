@@ -67,15 +67,24 @@ def redirect_output(path: str) -> None:
 
 
 def _is_retransform(run_id: int) -> bool:
-    from quarry_core.db.engine import get_engine
     from quarry_core.db.models import EtlRun
     from quarry_core.db.tenancy import platform_sessions
+    from quarry_core.outage import engine_when_reachable, through_outages
     from quarry_core.settings import CoreSettings
     from quarry_core.states import RunTrigger
 
-    with platform_sessions(get_engine(CoreSettings()))() as session:
-        run = session.get(EtlRun, run_id)
-        return run is not None and run.trigger == RunTrigger.RETRANSFORM.value
+    # The process's first connection: one started during a database restart waits for it, so the
+    # restart costs the run no attempt.
+    settings = CoreSettings()
+    what = f"run {run_id}: connecting to the database"
+    sessions = platform_sessions(engine_when_reachable(settings, what))
+
+    def trigger() -> str | None:
+        with sessions() as session:
+            run = session.get(EtlRun, run_id)
+            return None if run is None else run.trigger
+
+    return through_outages(trigger, what, max_seconds=settings.outage_seconds) == RunTrigger.RETRANSFORM.value
 
 
 def _replay(run_id: int) -> int:

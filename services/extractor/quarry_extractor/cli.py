@@ -6,6 +6,8 @@ import signal
 import threading
 from types import FrameType
 
+from quarry_core.errors import RetriableError
+from quarry_core.exit_codes import EXIT_TERMINATED
 from quarry_core.logs import configure_logging
 from quarry_extractor.runner import Extraction
 from quarry_extractor.settings import ExtractorSettings
@@ -21,4 +23,10 @@ def main(run_id: int) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
-    return Extraction(settings, run_id, stop=stop).run()
+    try:
+        extraction = Extraction(settings, run_id, stop=stop)
+    except RetriableError:
+        if stop.is_set():  # stopped while waiting for the database: nothing to checkpoint
+            return EXIT_TERMINATED
+        raise
+    return extraction.run()

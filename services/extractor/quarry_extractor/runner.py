@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from quarry_core import runs
 from quarry_core.budget import PgBudget, requests_per_hour
 from quarry_core.completion import complete_if_done
-from quarry_core.db.engine import get_engine, session_scope
+from quarry_core.db.engine import session_scope
 from quarry_core.db.models import EtlRun, SyncCursor
 from quarry_core.db.tenancy import run_tenant, tenant_sessions
 from quarry_core.errors import FatalError, RetriableError
 from quarry_core.exit_codes import EXIT_FATAL, EXIT_OK, EXIT_RETRY, EXIT_TERMINATED
-from quarry_core.outage import through_outages
+from quarry_core.outage import engine_when_reachable, through_outages
 from quarry_core.queue.factory import open_declared_queue
 from quarry_core.resources import IntegrationSpec
 from quarry_core.secrets import resolve_credentials
@@ -97,10 +97,13 @@ class Extraction:
         self.settings = settings
         self.run_id = run_id
         self.stop = stop or threading.Event()
-        self.engine = engine or get_engine(settings)
+        # Started during a database restart, the process waits for it rather than spend an attempt.
+        self.engine = engine or engine_when_reachable(
+            settings, f"run {run_id}: connecting to the database", stop=self.stop
+        )
         # An extract process acts for its run's tenant only; asking whose run it is is the one
         # platform-wide read it makes.
-        self.tenant = run_tenant(self.engine, run_id)
+        self.tenant = self._through_outages(lambda: run_tenant(self.engine, run_id), "reading its tenant")
         self.sessions: sessionmaker[Session] = tenant_sessions(self.engine, self.tenant)
         self.http: HttpClient | None = None
         self.budget: PgBudget | None = None
