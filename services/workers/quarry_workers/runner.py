@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from quarry_core.db.engine import get_engine, session_factory
+from quarry_core.db.engine import session_factory
 from quarry_core.db.tenancy import platform_sessions
 from quarry_core.errors import RetriableError
 from quarry_core.messages import LoadMessage, TransformMessage
-from quarry_core.outage import when_reachable
+from quarry_core.outage import engine_when_reachable
 from quarry_core.queue.consumer import Consumer
 from quarry_core.queue.factory import open_declared_queue
 from quarry_core.states import Stage
@@ -102,12 +102,7 @@ def _unless_stopped(call: Callable[[], T], stop: threading.Event) -> T | None:
 def _engine(kind: str, settings: WorkerSettings, stop: threading.Event) -> Engine:
     """The database engine, waiting (outage policy) for a database that does not answer yet: a
     worker started during an outage starts consuming when it ends, rather than exiting."""
-    return when_reachable(
-        lambda: get_engine(settings),
-        f"{kind} worker: connecting to the database",
-        max_seconds=settings.outage_seconds,
-        stop=stop,
-    )
+    return engine_when_reachable(settings, f"{kind} worker: connecting to the database", stop=stop)
 
 
 def run_embed(settings: WorkerSettings, stop: threading.Event) -> None:
