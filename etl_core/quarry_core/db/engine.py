@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from quarry_core import jsontext
 from quarry_core.db.embedded import embedded_database_url
 from quarry_core.db.tenancy import bind_runtime_role
 from quarry_core.errors import ConfigError, Unreachable
@@ -38,10 +39,21 @@ def redact(url: str) -> str:
     return url
 
 
+def new_engine(url: str, pool_size: int) -> Engine:
+    """An engine whose json and jsonb columns are read by orjson (raw pages are megabytes)."""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_deserializer=jsontext.loads,
+    )
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: str, pool_size: int) -> Engine:
     try:
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return new_engine(url, pool_size)
     except (ArgumentError, ImportError, ValueError) as exc:
         raise ConfigError(f"DATABASE_URL is not a valid PostgreSQL URL ({redact(url)}): {exc}") from exc
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from quarry_core.db.engine import database_url, normalise_url
+from quarry_core.db.engine import database_url, new_engine, normalise_url
 from quarry_core.db.tenancy import acting_as, bind_runtime_role, platform_sessions
 from quarry_core.settings import CoreSettings
 
@@ -29,7 +29,7 @@ class Database:
             if self._primary is None:
                 url = database_url(self.settings)  # may start the embedded PostgreSQL
                 self._primary = bind_runtime_role(
-                    create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+                    new_engine(url, pool_size=10)
                 )
             return self._primary
 
@@ -40,7 +40,7 @@ class Database:
         with self._lock:
             if self._replica is None:
                 self._replica = bind_runtime_role(
-                    create_engine(self.replica_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+                    new_engine(self.replica_url, pool_size=10)
                 )
             return self._replica
 

@@ -7,7 +7,6 @@ and through the stop event so SIGTERM does not sit out a long rate-limit wait.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from quarry_core import jsontext
 from quarry_core.egress import check_destination
 from quarry_core.errors import FatalError, QuarryError, RetriableError
 from quarry_core.sources import RateLimitStyle, Source
@@ -461,7 +461,7 @@ def _response(raw: httpx.Response, content: bytes) -> ApiResponse:
     body: Any = None
     if text:
         try:
-            body = json.loads(text)
+            body = jsontext.loads(text)
         except ValueError:
             body = None
     return ApiResponse(
