@@ -178,13 +178,21 @@ def delete_swept(session: Session, run: EtlRun) -> dict[str, int]:
             text(
                 _delete_sql(
                     "work_items",
-                    f"""f.tenant = :tenant AND f.integration_id = :integration AND f.project_key = :project
-                    AND f.source_id NOT IN (
-                        SELECT jsonb_array_elements(r.response->'issues')->>'id' FROM raw_extraction_data r
+                    # Items this run did not load first (OFFSET 0 keeps that subquery apart): the
+                    # living ids are read from every page of the walk, which costs ~1 s a project,
+                    # and on a full walk no item is left to ask about. Freshly loaded tables have
+                    # no statistics, and the planner put that read first.
+                    f"""f.id IN (SELECT s.id FROM (
+                        SELECT w.id, w.source_id FROM work_items w
+                        WHERE w.tenant = :tenant AND w.integration_id = :integration
+                            AND w.project_key = :project
+                            AND (w.raw_id IS NULL OR w.raw_id NOT IN (
+                                SELECT r.id FROM raw_extraction_data r WHERE r.run_id = :run))
+                        OFFSET 0) s
+                    WHERE s.source_id NOT IN (
+                        SELECT json_array_elements(r.response->'issues')->>'id' FROM raw_extraction_data r
                         WHERE r.run_id = :run AND {_LIVING_PAGES.format(r="r.")}
-                            AND r.params->>'_project' = :project)
-                    AND (f.raw_id IS NULL OR f.raw_id NOT IN (
-                        SELECT r.id FROM raw_extraction_data r WHERE r.run_id = :run))""",
+                            AND r.params->>'_project' = :project))""",
                 )
             ),
             {"tenant": run.tenant, "integration": run.integration_id, "run": run.id, "project": project},

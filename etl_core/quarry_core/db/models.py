@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from quarry_core.sources import SOURCES
@@ -61,9 +61,11 @@ def tenant_key(table: str, column: str, parent: str) -> ForeignKeyConstraint:
     )
 
 
-def tenant_column() -> Mapped[str]:
+def tenant_column(index: bool = True) -> Mapped[str]:
+    """`index=False` where a unique key already starts with the tenant (the final tables): a
+    second index on it costs every loaded row and serves no query."""
     return mapped_column(
-        String(63), ForeignKey("tenants.name", ondelete="CASCADE", onupdate="CASCADE"), index=True
+        String(63), ForeignKey("tenants.name", ondelete="CASCADE", onupdate="CASCADE"), index=index
     )
 
 
@@ -348,7 +350,8 @@ class RawExtractionData(Base):
     method: Mapped[str] = mapped_column(String(8), default="GET")
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[int] = mapped_column(Integer)
-    response: Mapped[Any] = mapped_column(JSONB)
+    # json, not jsonb: written once, read whole (see migration 0005_raw_json).
+    response: Mapped[Any] = mapped_column(JSON)
     # Set only when jsonb refused the body (NUL, a lone UTF-16 surrogate): `response` then holds
     # the sanitised page, these the bytes as received and {"nul": n, "lone_surrogate": n}.
     response_received: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -464,7 +467,7 @@ class Project(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     source_id: Mapped[str] = mapped_column(String(255))
     key: Mapped[str | None] = mapped_column(String(255))
@@ -479,7 +482,7 @@ class Person(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     source_id: Mapped[str] = mapped_column(String(255))
     login: Mapped[str | None] = mapped_column(String(255))
@@ -498,7 +501,7 @@ class WorkItem(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     source_id: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(String(255))
@@ -534,11 +537,10 @@ class WorkItemTransition(Base):
     __tablename__ = "work_item_transitions"
     __table_args__ = (
         UniqueConstraint("tenant", "integration_id", "work_item_source_id", "history_id", "item_seq"),
-        Index("ix_work_item_transitions_item", "tenant", "integration_id", "work_item_source_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     work_item_source_id: Mapped[str] = mapped_column(String(255))
     work_item_key: Mapped[str | None] = mapped_column(String(255))
@@ -564,7 +566,7 @@ class Sprint(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     source_id: Mapped[str] = mapped_column(String(255))
     board_id: Mapped[str | None] = mapped_column(String(255))
@@ -583,7 +585,7 @@ class Repository(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "full_name"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     source_id: Mapped[str | None] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(255))
@@ -605,7 +607,7 @@ class PullRequest(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     repository: Mapped[str] = mapped_column(String(255))
     number: Mapped[int] = mapped_column(Integer)
@@ -637,7 +639,7 @@ class PullRequestReview(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     source_id: Mapped[str] = mapped_column(String(255))
     repository: Mapped[str] = mapped_column(String(255))
@@ -655,7 +657,7 @@ class Commit(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "repository", "sha"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     repository: Mapped[str] = mapped_column(String(255))
     sha: Mapped[str] = mapped_column(String(64))
@@ -677,7 +679,7 @@ class PullRequestCommit(Base):
     __table_args__ = (UniqueConstraint("tenant", "integration_id", "repository", "pr_number", "sha"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column()
+    tenant: Mapped[str] = tenant_column(index=False)
     integration_id: Mapped[int] = integration_column()
     repository: Mapped[str] = mapped_column(String(255))
     pr_number: Mapped[int] = mapped_column(Integer)
