@@ -50,7 +50,11 @@ LABEL org.opencontainers.image.title="quarry" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/quarry /opt/quarry
 COPY crds /opt/quarry/crds
+# glibc malloc: two arenas, large blocks (raw pages) mapped and returned whole when freed
+# (quarry_local.processes.MALLOC_ENV says why; the same values).
 ENV PATH=/opt/quarry/bin:$PATH \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=262144 \
     QUARRY_CRD_DIR=/opt/quarry/crds \
     QUARRY_DATA_DIR=/tmp/quarry \
     HOME=/tmp

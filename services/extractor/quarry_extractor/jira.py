@@ -186,7 +186,7 @@ class JiraOptions:
     overlap_ms: int = 300_000
     changelog_api: str = "bulk"
     sweep_ms: int = 86_400_000
-    changelog_page_size: int = 3_000
+    changelog_page_size: int = 5_000
     metadata_refresh_ms: int = 86_400_000
     fields_override: list[str] = field(default_factory=list)
     partitions: int = 4
@@ -330,7 +330,7 @@ class Issues(JiraStream):
     cursor_field = "updated"
     parent = "fields"
 
-    def __init__(self, changelog_api: str, changelog_page_size: int = 3_000) -> None:
+    def __init__(self, changelog_api: str, changelog_page_size: int = 5_000) -> None:
         self.changelog_api = changelog_api
         self.changelog_page_size = changelog_page_size
 

@@ -56,7 +56,7 @@ class ExtractorSettings(CoreSettings):
         description="Complete truncated changelogs with POST changelog/bulkfetch or per issue.",
     )
     jira_changelog_page_size: int = Field(
-        default=3_000,
+        default=5_000,
         ge=1,
         le=10_000,
         validation_alias="QUARRY_JIRA_CHANGELOG_PAGE_SIZE",
