@@ -95,6 +95,9 @@ def dedupe(rows: Iterable[Row], key: tuple[str, ...]) -> list[Row]:
     for row in rows:
         k = tuple(row.get(c) for c in key)
         if k in seen:
+            if seen[k] == row:  # the common case (an author on every history): nothing to merge
+                seen[k] = seen.pop(k)
+                continue
             merged = dict(seen.pop(k))
             merged.update({c: v for c, v in row.items() if v is not None or c not in merged})
             seen[k] = merged

@@ -126,12 +126,31 @@ def category_of(
     return "indeterminate"
 
 
+class StatusDecisions:
+    """The standard status and workflow step of each (type, status, category) met on one page,
+    decided once: a page repeats a few statuses over hundreds of transitions."""
+
+    def __init__(self, mappings: Mappings) -> None:
+        self.mappings = mappings
+        self._decided: dict[tuple[str | None, str | None, str | None], tuple[str | None, str | None]] = {}
+
+    def __call__(
+        self, standard_type: str | None, status: str | None, category: str | None
+    ) -> tuple[str | None, str | None]:
+        key = (standard_type, status, category)
+        hit = self._decided.get(key)
+        if hit is None:
+            standard = self.mappings.map_status(standard_type, status, category) if status else None
+            hit = self._decided[key] = (standard, self.mappings.workflow_step(standard_type, status))
+        return hit
+
+
 def transition_rows(
     issue_id: str,
     issue_key: str | None,
     histories: Iterable[Mapping[str, Any]],
     standard_type: str | None,
-    mappings: Mappings,
+    decide: StatusDecisions,
     options: TransformOptions,
     hint: Mapping[str, str],
 ) -> tuple[list[Row], list[Row]]:
@@ -148,6 +167,8 @@ def transition_rows(
             from_name, to_name = item.get("fromString"), item.get("toString")
             from_cat = category_of(item.get("from"), from_name, options, hint)
             to_cat = category_of(item.get("to"), to_name, options, hint)
+            from_status, from_step = decide(standard_type, from_name, from_cat)
+            to_status, to_step = decide(standard_type, to_name, to_cat)
             rows.append(
                 {
                     "work_item_source_id": issue_id,
@@ -158,12 +179,10 @@ def transition_rows(
                     "to_source_status": to_name,
                     "from_status_category": from_cat,
                     "to_status_category": to_cat,
-                    "from_status": mappings.map_status(standard_type, from_name, from_cat)
-                    if from_name
-                    else None,
-                    "to_status": mappings.map_status(standard_type, to_name, to_cat) if to_name else None,
-                    "from_step": mappings.workflow_step(standard_type, from_name),
-                    "to_step": mappings.workflow_step(standard_type, to_name),
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "from_step": from_step,
+                    "to_step": to_step,
                     "author_id": None if author is None else author["source_id"],
                     "transitioned_at": ts(history.get("created")),
                 }
@@ -183,6 +202,7 @@ def _issues(
     people: list[Row] = []
     sprints: list[Row] = []
     projects: list[Row] = []
+    decide = StatusDecisions(mappings)
     for issue in items:
         fields = issue.get("fields")
         if not isinstance(fields, dict):
@@ -197,7 +217,7 @@ def _issues(
         if item["source_status"] and item["status_category"]:
             hint[item["source_status"].strip().casefold()] = item["status_category"]
         rows, authors = transition_rows(
-            item["source_id"], item["key"], histories, item["type"], mappings, options, hint
+            item["source_id"], item["key"], histories, item["type"], decide, options, hint
         )
         transitions.extend(rows)
         people.extend(authors)
@@ -272,10 +292,11 @@ def _changelogs(
 ) -> Records:
     transitions: list[Row] = []
     people: list[Row] = []
+    decide = StatusDecisions(mappings)
     if isinstance(response, dict) and isinstance(response.get("issueChangeLogs"), list):
         for entry in response["issueChangeLogs"]:
             rows, authors = transition_rows(
-                str(entry["issueId"]), None, entry.get("changeHistories") or [], None, mappings, options, {}
+                str(entry["issueId"]), None, entry.get("changeHistories") or [], None, decide, options, {}
             )
             transitions.extend(rows)
             people.extend(authors)
@@ -288,7 +309,7 @@ def _changelogs(
             params.get("_issue_key"),
             as_items(response, "values", "histories"),
             None,
-            mappings,
+            decide,
             options,
             {},
         )
