@@ -352,8 +352,8 @@ class RawExtractionData(Base):
     status: Mapped[int] = mapped_column(Integer)
     # json, not jsonb: written once, read whole (see migration 0005_raw_json).
     response: Mapped[Any] = mapped_column(JSON)
-    # Set only when jsonb refused the body (NUL, a lone UTF-16 surrogate): `response` then holds
-    # the sanitised page, these the bytes as received and {"nul": n, "lone_surrogate": n}.
+    # Set only when PostgreSQL could not read the body (NUL, a lone UTF-16 surrogate): `response`
+    # then holds the sanitised page, these the bytes as received and {"nul": n, "lone_surrogate": n}.
     response_received: Mapped[bytes | None] = mapped_column(LargeBinary)
     substitutions: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     item_count: Mapped[int] = mapped_column(Integer, default=0)

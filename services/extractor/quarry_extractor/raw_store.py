@@ -35,7 +35,7 @@ _INSERT = text(
     "insert into raw_extraction_data (tenant, integration_id, run_id, entity, stream, page_seq, url, "
     "method, params, status, response, response_received, substitutions, item_count) values (:tenant, "
     ":integration_id, :run_id, :entity, :stream, :page_seq, :url, :method, CAST(:params AS jsonb), :status, "
-    "CAST(:response AS jsonb), :received, CAST(:substitutions AS jsonb), :item_count) "
+    "CAST(:response AS json), :received, CAST(:substitutions AS jsonb), :item_count) "
     "on conflict (run_id, stream, page_seq) do nothing returning id"
 )
 _CHECKPOINT = text(
@@ -47,7 +47,8 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def jsonb_safe(json_text: str) -> str:
-    """The JSON text without NUL characters, which PostgreSQL jsonb (and text) cannot hold.
+    """The JSON text without NUL characters, which PostgreSQL jsonb, text and the json functions
+    cannot hold.
 
     NULs are stripped, not escaped: Jira text sometimes carries a stray `\\u0000`, it means nothing
     to a reader, and keeping it as the six visible characters `\\u0000` would put noise into the
@@ -81,11 +82,13 @@ def _replace_surrogates(value: Any, count: list[int]) -> Any:
 
 
 def sanitise_page(json_text: str) -> tuple[str, dict[str, int]]:
-    """JSON text PostgreSQL's jsonb accepts, and what was substituted to get it.
+    """JSON text PostgreSQL can read values from, and what was substituted to get it.
 
-    jsonb refuses NUL and an unpaired UTF-16 surrogate escape (`"\\ud83d"` from an emoji cut in
-    half). NULs are dropped (see `jsonb_safe`), lone surrogates become U+FFFD; the caller keeps
-    the page as received beside the result whenever anything was substituted.
+    The raw column is `json` (stored as sent), but its functions (`->>`, the deletion sweep's
+    ids), jsonb and text columns refuse NUL and an unpaired UTF-16 surrogate escape
+    (`"\\ud83d"` from an emoji cut in half). NULs are dropped (see `jsonb_safe`), lone surrogates
+    become U+FFFD; the caller keeps the page as received beside the result whenever anything was
+    substituted.
     """
     text, nul = _strip_nul(json_text)
     lone = [0]
@@ -102,11 +105,11 @@ def sanitise_page(json_text: str) -> tuple[str, dict[str, int]]:
 
 
 def insert_page(session: Session, page: RawPage) -> tuple[int, bool]:
-    """Insert the page (the body verbatim unless jsonb refuses it); (its id, inserted).
+    """Insert the page (the body verbatim unless PostgreSQL could not read it); (its id, inserted).
 
-    A body jsonb refuses is stored sanitised, with the bytes as received and the substitutions
-    beside it. A page already stored under the same (run, stream, page_seq) is kept, never
-    duplicated.
+    A body PostgreSQL could not read values from is stored sanitised, with the bytes as received
+    and the substitutions beside it. A page already stored under the same (run, stream, page_seq)
+    is kept, never duplicated.
     """
     response, substitutions = sanitise_page(page.response_text) if page.response_text else ("null", {})
     values = {
