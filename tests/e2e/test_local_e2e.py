@@ -125,7 +125,7 @@ def issue_keys(db: Engine, run_id: int) -> list[str]:
         pages = conn.execute(
             text(
                 "select response from raw_extraction_data where run_id = :r and entity = 'issues' "
-                "and not coalesce((params->>'_sweep')::boolean, false) and response ? 'issues'"
+                "and not coalesce((params->>'_sweep')::boolean, false) and response->'issues' IS NOT NULL"
             ),
             {"r": run_id},
         ).scalars()
