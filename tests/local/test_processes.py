@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from quarry_local.processes import Supervisor, describe_exit
 
 # A child that starts a grandchild (in its group), writes both pids, and optionally ignores SIGTERM.
@@ -122,3 +124,22 @@ def test_a_child_started_nice_runs_at_lower_priority(tmp_path: Path) -> None:
         assert niceness == min(os.nice(0) + 7, 19)
     finally:
         sup.stop_all()
+
+
+def test_children_get_the_malloc_settings_unless_the_environment_has_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    sup = Supervisor(log_dir=tmp_path / "logs", grace_seconds=5)
+    out = tmp_path / "env"
+    code = (
+        "import os, sys, time; open(sys.argv[1], 'w').write("
+        "os.environ['MALLOC_ARENA_MAX'] + ' ' + os.environ['MALLOC_MMAP_THRESHOLD_']); time.sleep(60)"
+    )
+    sup.start("env", [sys.executable, "-c", code, str(out)])
+    deadline = time.monotonic() + 20
+    while not (out.exists() and out.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sup.stop_all()
+    assert out.read_text() == "4 262144"  # the user's arena count kept, the threshold defaulted
