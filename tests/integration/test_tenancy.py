@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import JSON, Column, Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from quarry_core.db.models import EtlJob, Integration, RawExtractionData, WorkItem
+from quarry_core.db.models import FINAL_TABLES, Base, EtlJob, Integration, RawExtractionData, WorkItem
 from quarry_core.db.tenancy import acting_as, as_platform, run_tenant
 from quarry_core.runs import add_counts, create_run
 
@@ -143,6 +145,31 @@ def test_a_row_cannot_name_another_tenants_run(runtime_engine: Engine, two_tenan
     with pytest.raises(DBAPIError, match="fk_etl_run_counters_run_id_tenant"), Session(runtime_engine) as s:
         as_platform(s)
         add_counts(s, a, ids_b["run"], "other", failed=1)
+
+
+@pytest.mark.parametrize("table", FINAL_TABLES)
+def test_a_final_row_cannot_name_another_tenants_integration(
+    runtime_engine: Engine, two_tenants: Tenants, table: str
+) -> None:
+    """Every final table's (integration_id, tenant) must name one integration of that tenant."""
+    a, _, _, ids_b = two_tenants
+    columns = [c for c in Base.metadata.tables[table].columns if not c.nullable and c.server_default is None]
+    values = {c.name: _sample(c) for c in columns if c.name not in ("id", "tenant", "integration_id")}
+    names = ", ".join(["tenant", "integration_id", *values])
+    params = ", ".join([":tenant", ":integration", *(f":{k}" for k in values)])
+    with pytest.raises(DBAPIError, match=f"fk_{table}_integration_id_tenant"), runtime_engine.begin() as conn:
+        as_platform(conn)
+        conn.execute(
+            text(f"INSERT INTO {table} ({names}) VALUES ({params})"),
+            {"tenant": a, "integration": ids_b["integration"], **values},
+        )
+
+
+def _sample(column: Column[Any]) -> object:
+    if isinstance(column.type, JSON):
+        return "[]"
+    kind = column.type.python_type
+    return datetime.now(UTC) if kind is datetime else kind(1) if kind in (int, float) else "x"
 
 
 def test_platform_context_spans_tenants(runtime_engine: Engine, two_tenants: Tenants) -> None:

@@ -61,12 +61,20 @@ def tenant_key(table: str, column: str, parent: str) -> ForeignKeyConstraint:
     )
 
 
-def tenant_column(index: bool = True) -> Mapped[str]:
-    """`index=False` where a unique key already starts with the tenant (the final tables): a
-    second index on it costs every loaded row and serves no query."""
+def tenant_column() -> Mapped[str]:
     return mapped_column(
-        String(63), ForeignKey("tenants.name", ondelete="CASCADE", onupdate="CASCADE"), index=index
+        String(63), ForeignKey("tenants.name", ondelete="CASCADE", onupdate="CASCADE"), index=True
     )
+
+
+def owner_key(table: str) -> ForeignKeyConstraint:
+    """A final row's (integration_id, tenant) names an integration of that same tenant.
+
+    One key check a loaded row instead of one for the tenant and one for the integration, and no
+    row can pair one tenant with another's integration. Deleting or renaming the tenant reaches the
+    row through its integration; the unique key (tenant, integration_id, ...) serves the cascade, so
+    neither column needs an index of its own."""
+    return tenant_key(table, "integration_id", "integrations")
 
 
 def integration_column() -> Mapped[int]:
@@ -464,11 +472,14 @@ class WorkflowStep(Base):
 
 class Project(Base):
     __tablename__ = "projects"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
+    __table_args__ = (
+        owner_key("projects"),
+        UniqueConstraint("tenant", "integration_id", "source_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     source_id: Mapped[str] = mapped_column(String(255))
     key: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(Text)
@@ -479,11 +490,14 @@ class Project(Base):
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
+    __table_args__ = (
+        owner_key("people"),
+        UniqueConstraint("tenant", "integration_id", "source_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     source_id: Mapped[str] = mapped_column(String(255))
     login: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(Text)
@@ -495,14 +509,15 @@ class Person(Base):
 class WorkItem(Base):
     __tablename__ = "work_items"
     __table_args__ = (
+        owner_key("work_items"),
         UniqueConstraint("tenant", "integration_id", "source_id"),
         Index("ix_work_items_tenant_key", "tenant", "key"),
         Index("ix_work_items_embed_pending", "id", postgresql_where="embedded_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     source_id: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(String(255))
     project_key: Mapped[str | None] = mapped_column(String(255))
@@ -536,12 +551,13 @@ class WorkItem(Base):
 class WorkItemTransition(Base):
     __tablename__ = "work_item_transitions"
     __table_args__ = (
+        owner_key("work_item_transitions"),
         UniqueConstraint("tenant", "integration_id", "work_item_source_id", "history_id", "item_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     work_item_source_id: Mapped[str] = mapped_column(String(255))
     work_item_key: Mapped[str | None] = mapped_column(String(255))
     history_id: Mapped[str] = mapped_column(String(255))
@@ -563,11 +579,14 @@ class WorkItemTransition(Base):
 
 class Sprint(Base):
     __tablename__ = "sprints"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
+    __table_args__ = (
+        owner_key("sprints"),
+        UniqueConstraint("tenant", "integration_id", "source_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     source_id: Mapped[str] = mapped_column(String(255))
     board_id: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(Text)
@@ -582,11 +601,14 @@ class Sprint(Base):
 
 class Repository(Base):
     __tablename__ = "repositories"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "full_name"),)
+    __table_args__ = (
+        owner_key("repositories"),
+        UniqueConstraint("tenant", "integration_id", "full_name"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     source_id: Mapped[str | None] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(255))
@@ -602,13 +624,14 @@ class Repository(Base):
 class PullRequest(Base):
     __tablename__ = "pull_requests"
     __table_args__ = (
+        owner_key("pull_requests"),
         UniqueConstraint("tenant", "integration_id", "repository", "number"),
         Index("ix_pull_requests_embed_pending", "id", postgresql_where="embedded_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     repository: Mapped[str] = mapped_column(String(255))
     number: Mapped[int] = mapped_column(Integer)
     source_id: Mapped[str | None] = mapped_column(String(255))
@@ -636,11 +659,14 @@ class PullRequest(Base):
 
 class PullRequestReview(Base):
     __tablename__ = "pull_request_reviews"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "source_id"),)
+    __table_args__ = (
+        owner_key("pull_request_reviews"),
+        UniqueConstraint("tenant", "integration_id", "source_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     source_id: Mapped[str] = mapped_column(String(255))
     repository: Mapped[str] = mapped_column(String(255))
     pr_number: Mapped[int] = mapped_column(Integer)
@@ -654,11 +680,14 @@ class PullRequestReview(Base):
 
 class Commit(Base):
     __tablename__ = "commits"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "repository", "sha"),)
+    __table_args__ = (
+        owner_key("commits"),
+        UniqueConstraint("tenant", "integration_id", "repository", "sha"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     repository: Mapped[str] = mapped_column(String(255))
     sha: Mapped[str] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
@@ -676,11 +705,14 @@ class Commit(Base):
 
 class PullRequestCommit(Base):
     __tablename__ = "pull_request_commits"
-    __table_args__ = (UniqueConstraint("tenant", "integration_id", "repository", "pr_number", "sha"),)
+    __table_args__ = (
+        owner_key("pull_request_commits"),
+        UniqueConstraint("tenant", "integration_id", "repository", "pr_number", "sha"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant: Mapped[str] = tenant_column(index=False)
-    integration_id: Mapped[int] = integration_column()
+    tenant: Mapped[str] = mapped_column(String(63))
+    integration_id: Mapped[int] = mapped_column(BigInteger)
     repository: Mapped[str] = mapped_column(String(255))
     pr_number: Mapped[int] = mapped_column(Integer)
     sha: Mapped[str] = mapped_column(String(64))
@@ -738,5 +770,3 @@ class VectorDeletion(Base):
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = created_column()
-
-
