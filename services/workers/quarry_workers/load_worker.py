@@ -25,6 +25,7 @@ from quarry_core.ownership import check_messages
 from quarry_core.runs import add_counts
 from quarry_workers.health import BATCH_SECONDS, MESSAGES, RECORDS
 from quarry_workers.load import load_batch
+from quarry_workers.statistics import refresh_statistics
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class LoadWorker:
         MESSAGES.labels("load", "ok").inc(len(result.loaded))
         for table, n in result.rows.items():
             RECORDS.labels("load", table).inc(n)
+        with session_scope(self.factory) as session:
+            refresh_statistics(session, result.rows)
         for run_id in sorted({m.run_id for m in messages}):
             with session_scope(self.factory) as session:
                 acting_as(session, tenant)
