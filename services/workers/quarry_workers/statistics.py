@@ -10,8 +10,8 @@ key's columns analyzed they are index probes (0.08 s), for 0.07 s of ANALYZE.
 So the load worker analyzes the natural key's columns of a table it loaded into once the table
 holds 1 000 rows and was never analyzed, and again each time it has grown tenfold since. Between
 times the planner scales the counted rows by the table's size, and autovacuum's own ANALYZE of
-every column follows within its minute. Only the key's columns: the whole of `work_items`
-(descriptions and all) cost 340 ms an ANALYZE.
+every column follows within its minute. Only the key's columns: every column of `work_items` and
+its transitions (descriptions and all) cost 340 ms an ANALYZE.
 """
 
 from __future__ import annotations
