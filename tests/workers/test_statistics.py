@@ -5,12 +5,18 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from quarry_core.db.models import DeadLetter
 from quarry_core.db.tenancy import bind_runtime_role
+from quarry_workers import load_worker
 from quarry_workers.statistics import MIN_ROWS, analyze_sql, refresh_statistics, stale
 from tests.support.services import temporary_database
+from tests.workers.conftest import Platform
+from tests.workers.fixtures import JiraSource
+from tests.workers.test_pipeline import _seed_jira_run
 
 
 @pytest.mark.parametrize(
@@ -94,3 +100,18 @@ def test_the_runtime_role_analyzes_a_table_filled_from_nothing() -> None:
         finally:
             owner.dispose()
             runtime.dispose()
+
+
+def test_a_failed_analyze_never_fails_the_loaded_batch(
+    platform: Platform, jira_source: JiraSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_session: Session, _tables: object) -> list[str]:
+        raise OperationalError("ANALYZE", None, Exception("canceling statement due to lock timeout"))
+
+    monkeypatch.setattr(load_worker, "refresh_statistics", refuse)
+    run_id, _ = _seed_jira_run(platform, jira_source)
+    platform.drain()
+    run = platform.run(run_id)
+    assert run.phase == "Succeeded", run.error
+    with platform.factory() as s:
+        assert s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.run_id == run_id)) == 0

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from quarry_core.completion import complete_if_done
@@ -71,8 +72,11 @@ class LoadWorker:
         MESSAGES.labels("load", "ok").inc(len(result.loaded))
         for table, n in result.rows.items():
             RECORDS.labels("load", table).inc(n)
-        with session_scope(self.factory) as session:
-            refresh_statistics(session, result.rows)
+        try:
+            with session_scope(self.factory) as session:
+                refresh_statistics(session, result.rows)
+        except DBAPIError as exc:  # planner statistics only: the batch is loaded, never fail it
+            log.warning("could not analyze %s: %s", ", ".join(sorted(result.rows)), exc.orig or exc)
         for run_id in sorted({m.run_id for m in messages}):
             with session_scope(self.factory) as session:
                 acting_as(session, tenant)
