@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -78,6 +79,21 @@ def test_the_runtime_role_analyzes_a_table_filled_from_nothing() -> None:
             while _sizes(owner)["work_items"][1] < MIN_ROWS and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert _sizes(owner)["work_items"][0] < 0  # never analyzed
+
+            # A login that does not own the tables leaves them to autovacuum: it does not even try.
+            other = f"quarry_stats_{uuid.uuid4().hex[:8]}"
+            with owner.begin() as conn:
+                conn.execute(text(f"CREATE ROLE {other} LOGIN IN ROLE quarry_runtime"))
+            stranger = bind_runtime_role(create_engine(make_url(url).set(username=other)))
+            try:
+                with Session(stranger) as session, session.begin():
+                    assert session.execute(text("SELECT current_user")).scalar() == "quarry_runtime"
+                    assert refresh_statistics(session, ["work_items"]) == []
+            finally:
+                stranger.dispose()
+                with owner.begin() as conn:
+                    conn.execute(text(f"DROP ROLE {other}"))
+            assert _sizes(owner)["work_items"][0] < 0
 
             with Session(runtime) as session, session.begin():
                 assert session.execute(text("SELECT current_user")).scalar() == "quarry_runtime"

@@ -32,7 +32,8 @@ GROWTH = 10
 _SIZES = text(
     """SELECT c.relname, c.reltuples, s.n_live_tup
        FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
-       WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(CAST(:names AS text[]))"""
+       WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(CAST(:names AS text[]))
+         AND pg_has_role(session_user, c.relowner, 'USAGE')"""
 )
 
 
@@ -54,7 +55,8 @@ def refresh_statistics(session: Session, tables: Iterable[str]) -> list[str]:
     """ANALYZE those of the final `tables` whose statistics are stale, in the caller's transaction
     (call it last: the transaction leaves the runtime role). Returns the tables analyzed.
 
-    ANALYZE is the tables' owner's right; it reads no rows for the caller (the statistics of a
+    ANALYZE is the tables' owner's right: a login that does not own them (they were migrated by
+    another) leaves them to autovacuum. It reads no rows for the caller (the statistics of a
     row-secured table are visible to its owner only). A table another process is analyzing is
     skipped, not waited for.
     """
