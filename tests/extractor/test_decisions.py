@@ -9,7 +9,7 @@ from pathlib import Path
 from quarry_core.budget import plan_grant
 from quarry_core.sources import SOURCES
 from quarry_extractor.http import Action, ApiRequest, ApiResponse, backoff_delay, classify, parse_retry_after
-from quarry_extractor.jira import created_ranges, issues_jql, jira_ms, since_ms
+from quarry_extractor.jira import AUTO_PARTITIONS, created_ranges, issues_jql, jira_ms, partitions, since_ms
 from quarry_extractor.raw_store import jsonb_safe
 from quarry_extractor.streams import OffsetPaginator, TokenPaginator, link_next, split_cursor_key
 
@@ -92,6 +92,14 @@ def test_created_ranges_cover_every_instant_once() -> None:
     assert created_ranges(None, 2000, 4) == [(None, None)]  # an empty project: one walk
     assert created_ranges(1000, 2000, 1) == [(None, None)]
     assert created_ranges(1998, 2000, 4) == [(None, None)]  # too short a span to split
+
+
+def test_a_slow_site_gets_its_full_walks_split() -> None:
+    assert partitions(0, 0.003) == 1  # nearby: the fewest requests
+    assert partitions(0, 0.1) == partitions(0, 0.4) == AUTO_PARTITIONS  # remote: time first
+    assert partitions(0, None) == 1  # not measured (an incremental run reusing the fields)
+    assert partitions(1, 0.4) == 1  # set: as set
+    assert partitions(6, 0.003) == 6
 
 
 def test_budget_arithmetic() -> None:

@@ -14,8 +14,10 @@ from quarry_core import completion, runs
 from quarry_core.db.models import EtlRun
 from quarry_core.states import RunPhase
 from quarry_extractor import http, runner
+from quarry_extractor.jira import AUTO_PARTITIONS
 from quarry_extractor.runner import EXIT_FATAL, EXIT_OK, Extraction
 from quarry_sandbox.faults import FaultConfig
+from quarry_sandbox.http import Request, Response
 from quarry_sandbox.jira_data import JiraDataset
 from quarry_sandbox.jira_server import JiraServer
 from tests.extractor.conftest import (
@@ -335,6 +337,30 @@ def test_a_full_walk_is_split_into_created_ranges_for_few_more_requests(
         searches[partitions] = server.counters.by_path[SEARCH]
     # The probe, and at most one short page more per range.
     assert searches[4] <= searches[1] + 1 + 3
+
+
+def test_a_remote_site_has_its_full_walks_split_without_being_told(
+    engine: Engine, make_run: MakeRun, make_settings: MakeSettings, jira_factory: JiraFactory
+) -> None:
+    # Automatic partitions (the default): the fields request's round trip decides. The imitation
+    # answers it 150 ms late, as a remote site answers everything.
+    ds = JiraDataset.synthetic(300, projects=1, seed=16)
+    server = jira_factory(ds)
+    answer = server.dispatch
+
+    def far(req: Request) -> Response:
+        if req.path.endswith("/field"):
+            time.sleep(0.15)
+        return answer(req)
+
+    spec = jira_spec(server, [ds.projects[0].key])
+    for delay, walks in ((False, 1), (True, AUTO_PARTITIONS)):
+        server.dispatch = far if delay else answer  # type: ignore[method-assign]
+        run_id = make_run(spec, JIRA_CREDS, entities=["issues"], mode="full")
+        assert Extraction(make_settings(jira_page_size=20), run_id).run() == EXIT_OK
+        pages = raw_pages(engine, run_id, "issues")
+        assert sorted(issue_keys(pages)) == sorted(ds.issue_keys())
+        assert len({p.params["jql"] for p in pages if p.params.get("nextPageToken") is None}) == walks
 
 
 def test_near_the_rate_limit_requests_go_one_at_a_time(

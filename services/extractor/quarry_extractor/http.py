@@ -74,6 +74,7 @@ class ApiResponse:
     headers: dict[str, str]
     text: str
     body: Any
+    seconds: float = 0.0  # from sending the request to its last byte
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -422,10 +423,12 @@ class HttpClient:
             req.method, url, params=req.params or None, json=req.json, headers=headers
         )
         for _ in range(self.policy.max_redirects + 1):
+            started = time.monotonic()
             raw = self._client.send(request, stream=True)
             try:
                 if raw.status_code not in (301, 302, 303, 307, 308) or "location" not in raw.headers:
-                    return _response(raw, read_capped(raw, self.policy.max_response_bytes))
+                    content = read_capped(raw, self.policy.max_response_bytes)
+                    return _response(raw, content, time.monotonic() - started)
                 location = str(raw.url.join(raw.headers["location"]))
             finally:
                 raw.close()
@@ -456,7 +459,7 @@ def read_capped(raw: httpx.Response, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def _response(raw: httpx.Response, content: bytes) -> ApiResponse:
+def _response(raw: httpx.Response, content: bytes, seconds: float) -> ApiResponse:
     text = content.decode(raw.encoding or "utf-8", "replace") if raw.status_code != 304 else ""
     body: Any = None
     if text:
@@ -470,4 +473,5 @@ def _response(raw: httpx.Response, content: bytes) -> ApiResponse:
         headers={k.lower(): v for k, v in raw.headers.items()},
         text=text,
         body=body,
+        seconds=seconds,
     )

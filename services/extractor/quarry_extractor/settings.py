@@ -75,16 +75,15 @@ class ExtractorSettings(CoreSettings):
         validation_alias="QUARRY_JIRA_SWEEP_HOURS",
         description="Incremental runs do an id-only sweep (deleted issues) when the last is older.",
     )
-    # Off by default: a range costs a probe per project and up to one short page. At +150 ms a
-    # request four ranges a project took 0.47x a plain fetch's time instead of 0.55x, but 227
-    # requests instead of 220 (the request target is the plain fetch's 202 + 10 %; README).
     jira_partitions: int = Field(
-        default=1,
-        ge=1,
+        default=0,
+        ge=0,
         le=32,
         validation_alias="QUARRY_JIRA_PARTITIONS",
         description="A full issue walk is split into this many `created` ranges walked side by side "
-        "(at most QUARRY_EXTRACT_CONCURRENCY requests in flight); each costs at most one short page.",
+        "(at most QUARRY_EXTRACT_CONCURRENCY requests in flight); each costs at most one short page, "
+        "and a project one probe. 0: four on a site that takes 100 ms or more to answer the fields "
+        "request, else none. 1: never.",
     )
     github_pr_page_size: int = Field(default=50, ge=1, le=100, validation_alias="QUARRY_GITHUB_PR_PAGE_SIZE")
     prefetch: bool = Field(
